@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The test command: every notebook top to bottom with its tiny defaults (nbdev_test), after checking that
+# cvp/ is exactly what the notebooks export.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=$(bash scripts/setup.sh | tail -n1) || exit 1
+BIN=$(dirname "$PY")
+export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
+tmp=$(mktemp -d); cp -r settings.ini setup.py nbs "$tmp"/
+(cd "$tmp" && "$BIN/nbdev_export") || { echo "nbdev_export failed"; exit 1; }
+if ! diff -rq -x __pycache__ cvp "$tmp/cvp" >/dev/null; then
+  diff -rq -x __pycache__ cvp "$tmp/cvp"; echo "cvp/ differs from what the notebooks export: run nbdev_export"; exit 1
+fi
+rm -rf "$tmp"
+nbs=$(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*' | wc -l)
+start=$(date +%s)
+"$BIN/nbdev_test" --n_workers "${CVP_TEST_WORKERS:-2}" --timing 2>&1 | tee /tmp/cvp-nbdev-test.log
+rc=${PIPESTATUS[0]}
+failed=0
+if [ "$rc" -ne 0 ]; then
+  failed=$(sed -n '/Failed On The Following Notebooks/,$p' /tmp/cvp-nbdev-test.log | grep -c '\.ipynb' || true)
+  [ "$failed" -gt 0 ] || failed=1
+fi
+echo "nbdev_test took $(( $(date +%s) - start )) s"
+echo "notebooks: $((nbs - failed)) passed, $failed failed"
+exit "$rc"
