@@ -1,0 +1,106 @@
+"""The main job: the whole cvp pipeline at demo scale on the embedded mini-CLEVRER, end to end.
+
+data -> flow -> VAE -> five approaches -> TTT -> evaluation -> README results. Each stage is a notebook
+executed with papermill and demo-scale parameters; executed copies land in data/runs/main/, figures and
+results in figures/. A stage that already finished with the same parameters is skipped (delete
+data/runs/main/<stage>.done or pass --force to redo it); the stages themselves resume their caches and
+checkpoints, so an interrupted run picks up where it stopped.
+
+    python scripts/main.py                 # everything (what `make main` runs)
+    python scripts/main.py --only vae a4   # some stages
+    python scripts/main.py --list
+"""
+from __future__ import annotations
+import argparse, hashlib, json, os, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / 'data' / 'runs' / 'main'
+FIG = ROOT / 'figures'
+DEMO = dict(preset='demo', out_dir=str(FIG))
+
+# name, notebook, demo-scale parameters (tiny defaults live in the notebooks; these set the demo scale)
+STAGES = [
+    ('data', '00a_synthetic.ipynb', dict(DEMO, workers=2)),
+    ('loader', '00_data.ipynb', dict(data_root='', preset='demo', bench_videos=8, out_dir=str(FIG))),
+    ('flow', '01_flow.ipynb', dict(DEMO)),
+    ('warp', '01a_warp.ipynb', dict(DEMO)),
+    ('vae', '02_vae.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/frame_vae'))),
+    ('a1', '03_approach1.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach1'))),
+    ('a2', '04_approach2.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach2'))),
+    ('a3', '05_approach3.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach3'))),
+    ('a4', '06_approach4.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach4'))),
+    ('a5', '07_approach5.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach5'))),
+    ('ttt', '08_ttt.ipynb', dict(DEMO, runs_dir=str(ROOT / 'data/runs/demo'))),
+    ('eval', '09_evaluation.ipynb', dict(DEMO, runs_dir=str(ROOT / 'data/runs/demo'))),
+]
+
+
+def _stamp(name, nb, params):
+    "Parameters + the notebook's code: a stage re-runs when either changed."
+    import nbformat
+    code = [c.source for c in nbformat.read(ROOT / 'nbs' / nb, as_version=4).cells if c.cell_type == 'code']
+    return hashlib.sha256(json.dumps([name, params, code], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_stage(name, nb, params, force=False):
+    "Execute one notebook with papermill; skip when it already finished with these parameters."
+    import papermill as pm
+    src = ROOT / 'nbs' / nb
+    if not src.exists():
+        print(f'[main] {name}: {nb} does not exist yet, skipped', flush=True); return None
+    RUNS.mkdir(parents=True, exist_ok=True)
+    done, stamp = RUNS / f'{name}.done', _stamp(name, nb, params)
+    if not force and done.exists() and json.loads(done.read_text()).get('stamp') == stamp:
+        print(f'[main] {name}: done before, skipped (--force to redo)', flush=True)
+        return json.loads(done.read_text())['seconds']
+    print(f'[main] {name}: {nb} {params}', flush=True)
+    t0 = time.time()
+    pm.execute_notebook(str(src), str(RUNS / nb), parameters=params, cwd=str(ROOT / 'nbs'), kernel_name='python3',
+                        progress_bar=False, log_output=True, stdout_file=None)
+    secs = round(time.time() - t0, 1)
+    done.write_text(json.dumps(dict(stamp=stamp, seconds=secs, params=params)))
+    print(f'[main] {name}: finished in {secs:.0f} s', flush=True)
+    return secs
+
+
+def render_readme():
+    "README.md from nbs/index.ipynb: executed, markdown cells verbatim, code hidden, outputs kept."
+    import nbformat
+    from nbconvert import MarkdownExporter
+    from nbconvert.preprocessors import ExecutePreprocessor
+    nb = nbformat.read(ROOT / 'nbs' / 'index.ipynb', as_version=4)
+    ExecutePreprocessor(timeout=600, kernel_name='python3').preprocess(nb, {'metadata': {'path': str(ROOT / 'nbs')}})
+    body, _ = MarkdownExporter(exclude_input=True, exclude_output_prompt=True).from_notebook_node(nb)
+    body = body.replace('](../figures/', '](figures/')
+    (ROOT / 'README.md').write_text(body.strip() + '\n')
+    print('[main] README.md regenerated from nbs/index.ipynb', flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--only', nargs='*', help='stage names to run (default: all)')
+    ap.add_argument('--force', action='store_true', help='re-run stages that finished before')
+    ap.add_argument('--list', action='store_true')
+    args = ap.parse_args(argv)
+    if args.list:
+        for n, nb, p in STAGES: print(f'{n:6s} {nb:24s} {p}')
+        return
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    FIG.mkdir(exist_ok=True)
+    t0, times = time.time(), {}
+    for name, nb, params in STAGES:
+        if args.only and name not in args.only: continue
+        times[name] = run_stage(name, nb, params, force=args.force)
+    total = round(time.time() - t0, 1)
+    tfile = FIG / 'timings.json'
+    old = json.loads(tfile.read_text()) if tfile.exists() else {}
+    old.update({k: v for k, v in times.items() if v is not None})
+    old['total_this_run'] = total
+    tfile.write_text(json.dumps(old, indent=1))
+    render_readme()
+    print(f'[main] all done in {total / 60:.1f} min; stage seconds: {times}', flush=True)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
