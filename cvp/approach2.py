@@ -16,10 +16,10 @@ from fastcore.basics import patch
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['check_clip', 'ConvLSTMStack', 'LatentTransformer', 'make_temporal', 'NextLatentHead', 'latent_loss', 'LatentDynamics',
-           'Approach2', 'plot_rollout']
+__all__ = ['check_clip', 'ConvLSTMStack', 'LatentTransformer', 'make_temporal', 'NextLatentHead', 'latent_distance',
+           'LatentDynamics', 'LatentCache', 'Approach2', 'plot_rollout']
 
-# %% ../nbs/04_approach2.ipynb #c007
+# %% ../nbs/04_approach2.ipynb #c008
 def check_clip(x: torch.Tensor, name: str = 'frames', ch: int | None = 3) -> torch.Tensor:
     "Raise a ValueError unless `x` is `(B,T,ch,H,W)`; return it."
     if not torch.is_tensor(x) or x.ndim != 5 or (ch is not None and x.shape[2] != ch):
@@ -27,7 +27,7 @@ def check_clip(x: torch.Tensor, name: str = 'frames', ch: int | None = 3) -> tor
         raise ValueError(f"{name} must be a (B,T,{ch if ch is not None else 'C'},H,W) tensor, got {shape}")
     return x
 
-# %% ../nbs/04_approach2.ipynb #c010
+# %% ../nbs/04_approach2.ipynb #c011
 class ConvLSTMStack(nn.Module):
     "Step-wise `cvp.blocks.ConvLSTM`: `forward(x_t (B,C,h,w), state) -> (top-layer h_t, per-layer states)`."
     def __init__(self, in_ch: int, hid_ch: int, *, layers: int = 1, k: int = 3):
@@ -40,7 +40,7 @@ class ConvLSTMStack(nn.Module):
         for l, cell in enumerate(self.lstm.cells): x, states[l] = cell(x, states[l])
         return x, states
 
-# %% ../nbs/04_approach2.ipynb #c013
+# %% ../nbs/04_approach2.ipynb #c014
 class LatentTransformer(nn.Module):
     "Attention over all tokens of the last `window` latent maps: `forward(x_t (B,C,h,w), state) -> (h_t (B,dim,h,w), window)`."
     def __init__(self, in_ch: int, dim: int = 64, *, layers: int = 2, heads: int = 4, window: int = 8):
@@ -63,7 +63,7 @@ class LatentTransformer(nn.Module):
         out = self.encoder(tok.permute(0, 1, 3, 4, 2).reshape(b, t * h * w, d))[:, -h * w:]
         return self.norm(out).transpose(1, 2).reshape(b, d, h, w), hist
 
-# %% ../nbs/04_approach2.ipynb #c015
+# %% ../nbs/04_approach2.ipynb #c016
 def make_temporal(kind: str, in_ch: int, *, hidden: int = 64, layers: int = 1, kernel: int = 3, heads: int = 4,
                   window: int = 8) -> nn.Module:
     "The temporal model by name: 'convlstm' (`ConvLSTMStack`) or 'transformer' (`LatentTransformer`)."
@@ -71,7 +71,7 @@ def make_temporal(kind: str, in_ch: int, *, hidden: int = 64, layers: int = 1, k
     if kind == 'transformer': return LatentTransformer(in_ch, hidden, layers=layers, heads=heads, window=window)
     raise ValueError(f"temporal must be 'convlstm' or 'transformer', got {kind!r}")
 
-# %% ../nbs/04_approach2.ipynb #c018
+# %% ../nbs/04_approach2.ipynb #c019
 class NextLatentHead(nn.Module):
     "`z_{t+1}` from `[h_t, z_t]`: `z_t + Δ` (residual) or `Δ`, Δ = conv_block -> zero_head (exactly 0 untrained)."
     def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, residual: bool = True):
@@ -84,15 +84,15 @@ class NextLatentHead(nn.Module):
         d = self.net(torch.cat([h, z], 1))
         return z + d if self.residual else d
 
-# %% ../nbs/04_approach2.ipynb #c020
-def latent_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = 'l1') -> torch.Tensor:
+# %% ../nbs/04_approach2.ipynb #c021
+def latent_distance(pred: torch.Tensor, target: torch.Tensor, kind: str = 'l1') -> torch.Tensor:
     "Mean absolute ('l1') or mean squared ('l2') error between latents."
-    if pred.shape != target.shape: raise ValueError(f"latent_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
+    if pred.shape != target.shape: raise ValueError(f"latent_distance: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
     if kind == 'l1': return (pred - target).abs().mean()
     if kind == 'l2': return (pred - target).pow(2).mean()
-    raise ValueError(f"latent_loss kind must be 'l1' or 'l2', got {kind!r}")
+    raise ValueError(f"latent_distance: kind must be 'l1' or 'l2', got {kind!r}")
 
-# %% ../nbs/04_approach2.ipynb #c023
+# %% ../nbs/04_approach2.ipynb #c024
 class LatentDynamics(CVPModel):
     "Frozen frame VAE + temporal model over its latents; subclasses override `predict_next`, `rollout_extras`, `loss_terms`."
     def __init__(self, *, size=64, n_context: int = 6, vae_preset: str = 'tiny', vae_path: str | None = None,
@@ -143,7 +143,7 @@ class LatentDynamics(CVPModel):
         "Hook: extra rollout outputs (flow, occlusion, ...) from the future steps' stacked `unroll` outputs."
         return {}
 
-# %% ../nbs/04_approach2.ipynb #c025
+# %% ../nbs/04_approach2.ipynb #c026
 @patch
 def unroll(self: LatentDynamics, z: torch.Tensor, n_steps: int, *, feedback_from: int | None = None, state=None) -> dict:
     "Run `n_steps` steps: input `z[:,t]` while `t < feedback_from`, then the previous prediction; outputs stacked `(B,n_steps,...)`."
@@ -165,7 +165,7 @@ def unroll(self: LatentDynamics, z: torch.Tensor, n_steps: int, *, feedback_from
         prev = p['z']
     return {key: torch.stack([o[key] for o in outs], 1) for key in outs[0]}
 
-# %% ../nbs/04_approach2.ipynb #c028
+# %% ../nbs/04_approach2.ipynb #c029
 @patch
 def rollout(self: LatentDynamics, context: torch.Tensor, n_future: int) -> dict:
     "Burn in on the context latents, feed predictions back for `n_future` steps, decode: `frames (B,n_future,3,H,W)` + extras."
@@ -177,39 +177,59 @@ def rollout(self: LatentDynamics, context: torch.Tensor, n_future: int) -> dict:
     fut = {k: v[:, tc - 1:] for k, v in out.items()}
     return {'frames': self.decode(fut['z']).clamp(0, 1), **self.rollout_extras(fut)}
 
-# %% ../nbs/04_approach2.ipynb #c032
+# %% ../nbs/04_approach2.ipynb #c033
 @patch
-def clip_outputs(self: LatentDynamics, frames: torch.Tensor):
-    "Encode a training clip and unroll it as at test time (first `n_context` latents given): `(z, unroll outputs)`."
+def clip_outputs(self: LatentDynamics, frames: torch.Tensor, latents: torch.Tensor | None = None):
+    "Encode a training clip (or take its cached `latents`) and unroll it as at test time: `(z, unroll outputs)`."
     check_clip(frames)
     if frames.shape[1] <= self.n_context:
         raise ValueError(f"a training clip needs more than n_context={self.n_context} frames, got {frames.shape[1]}")
-    z = self.encode(frames)
+    if latents is not None and tuple(latents.shape) != (*frames.shape[:2], *self.latent_shape):
+        raise ValueError(f"latents must be {(*frames.shape[:2], *self.latent_shape)} for these frames, got {tuple(latents.shape)}")
+    z = self.encode(frames) if latents is None else latents.to(frames.dtype)
     return z, self.unroll(z, frames.shape[1] - 1, feedback_from=self.n_context)
-
-# %% ../nbs/04_approach2.ipynb #c033
-@patch
-def next_latent_terms(self: LatentDynamics, frames: torch.Tensor, z: torch.Tensor, out: dict) -> dict:
-    "Approach 2's terms: `latent` (L1/L2 of predicted vs encoded next latents) and, if `decoded_loss`, `frame` (decoded L1)."
-    terms = {'latent': latent_loss(out['z'], z[:, 1:], self.latent_kind)}
-    if self.decoded_loss: terms['frame'] = (self.decode(out['z']) - frames[:, 1:]).abs().mean()
-    return terms
 
 # %% ../nbs/04_approach2.ipynb #c034
 @patch
+def next_latent_terms(self: LatentDynamics, frames: torch.Tensor, z: torch.Tensor, out: dict) -> dict:
+    "Approach 2's terms: `latent` (L1/L2 of predicted vs encoded next latents) and, if `decoded_loss`, `frame` (decoded L1)."
+    terms = {"latent": latent_distance(out['z'], z[:, 1:], self.latent_kind)}
+    if self.decoded_loss: terms['frame'] = (self.decode(out['z']) - frames[:, 1:]).abs().mean()
+    return terms
+
+# %% ../nbs/04_approach2.ipynb #c035
+@patch
 def loss_terms(self: LatentDynamics, batch: dict) -> dict:
-    "Unweighted loss terms of a batch with `frames (B,T,3,H,W)`, T > n_context."
+    "Unweighted loss terms of a batch with `frames (B,T,3,H,W)`, T > n_context (and optionally cached `latents`)."
     if 'frames' not in batch: raise ValueError(f"{type(self).__name__}.loss_terms: batch has no 'frames' (keys: {sorted(batch)})")
     frames = batch['frames']
-    z, out = self.clip_outputs(frames)
+    z, out = self.clip_outputs(frames, batch.get('latents'))
     return self.next_latent_terms(frames, z, out)
 
-# %% ../nbs/04_approach2.ipynb #c042
+# %% ../nbs/04_approach2.ipynb #c043
+class LatentCache(torch.utils.data.Dataset):
+    "Wraps a clip dataset and adds `latents (T,C,h,w)`, the frozen VAE means of each clip, computed once up front."
+    def __init__(self, ds, model: LatentDynamics, *, batch_size: int = 16, device=None):
+        self.ds = ds
+        dev = torch.device(device) if device is not None else next(model.vae.parameters()).device
+        vae_dev = next(model.vae.parameters()).device
+        model.vae.to(dev)
+        try:
+            with torch.no_grad():
+                chunks = [model.encode(b['frames'].to(dev)).cpu()
+                          for b in torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)]
+        finally: model.vae.to(vae_dev)
+        self.latents = torch.cat(chunks) if chunks else torch.zeros(0)
+
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i) -> dict: return {**self.ds[i], 'latents': self.latents[i]}
+
+# %% ../nbs/04_approach2.ipynb #c046
 @register('approach2')
 class Approach2(LatentDynamics):
     "Seed approach 2: frozen frame VAE + temporal model predicting the next latent (L1/L2 on latents, optional decoded L1)."
 
-# %% ../nbs/04_approach2.ipynb #c045
+# %% ../nbs/04_approach2.ipynb #c049
 def plot_rollout(rows: dict, *, title: str | None = None, path=None):
     "Rows `{label: (T,C,H,W)}` (C=3 frames, 2 flow, 1 mask) as a grid, one column per step; saved when `path` is given."
     if not rows: raise ValueError("plot_rollout: no rows to plot")

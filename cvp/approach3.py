@@ -15,7 +15,7 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['convex_upsample', 'FlowHead', 'epe_loss', 'Approach3']
 
-# %% ../nbs/05_approach3.ipynb #c007
+# %% ../nbs/05_approach3.ipynb #c008
 def convex_upsample(flow: torch.Tensor, mask: torch.Tensor, s: int) -> torch.Tensor:
     "RAFT's convex upsampling: `flow (B,2,h,w)` latent pixels, `mask (B,9*s*s,h,w)` logits -> `(B,2,s*h,s*w)` frame pixels."
     b, _, h, w = flow.shape
@@ -24,7 +24,7 @@ def convex_upsample(flow: torch.Tensor, mask: torch.Tensor, s: int) -> torch.Ten
     nb = F.unfold(F.pad(s * flow, (1, 1, 1, 1), mode='replicate'), 3).view(b, 2, 9, 1, 1, h, w)
     return (wts * nb).sum(2).permute(0, 1, 4, 2, 5, 3).reshape(b, 2, s * h, s * w)
 
-# %% ../nbs/05_approach3.ipynb #c010
+# %% ../nbs/05_approach3.ipynb #c011
 class FlowHead(nn.Module):
     "Backward flow `t+1 -> t` at frame resolution (frame pixels) from `[h_t (B,hid,h,w), z_{t+1} (B,C,h,w)]`."
     def __init__(self, hid_ch: int, z_ch: int, scale: int, width: int = 64):
@@ -38,13 +38,13 @@ class FlowHead(nn.Module):
         f = self.body(torch.cat([h, z_next], 1))
         return convex_upsample(self.flow(f), 0.25 * self.mask(f), self.scale)
 
-# %% ../nbs/05_approach3.ipynb #c013
+# %% ../nbs/05_approach3.ipynb #c014
 def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     "Mean end-point error `mean ||pred - target||_2` over flow fields `(...,2,H,W)`, differentiable."
     if pred.shape != target.shape: raise ValueError(f"epe_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
     return ((pred - target).pow(2).sum(-3) + eps).sqrt().mean()
 
-# %% ../nbs/05_approach3.ipynb #c016
+# %% ../nbs/05_approach3.ipynb #c017
 @register('approach3')
 class Approach3(Approach2):
     "Seed approach 3: approach 2 + a flow head on `[h_t, z_{t+1}]` (backward flow, frame pixels), EPE-supervised; unused by rollout."
@@ -57,7 +57,7 @@ class Approach3(Approach2):
         b, t = h.shape[:2]
         return self.flow_head(h.flatten(0, 1), z_next.flatten(0, 1)).unflatten(0, (b, t))
 
-# %% ../nbs/05_approach3.ipynb #c017
+# %% ../nbs/05_approach3.ipynb #c018
 @patch
 def loss_terms(self: Approach3, batch: dict) -> dict:
     "Approach 2's terms plus `flow`: EPE of the head's flow from `(h_t, true z_{t+1})` vs the batch's `flow_bwd`."
@@ -73,13 +73,13 @@ def loss_terms(self: Approach3, batch: dict) -> dict:
     terms['flow'] = epe_loss(self.flow_from(out['h'], z[:, 1:]), gt)
     return terms
 
-# %% ../nbs/05_approach3.ipynb #c018
+# %% ../nbs/05_approach3.ipynb #c019
 @patch
 def rollout_extras(self: Approach3, out: dict) -> dict:
     "For information: the flow inferred from `h_t` and the predicted `z_{t+1}` (the frames do not use it)."
     return {'flow': self.flow_from(out['h'], out['z'])}
 
-# %% ../nbs/05_approach3.ipynb #c019
+# %% ../nbs/05_approach3.ipynb #c020
 @patch
 def ttt_flows(self: Approach3, context: torch.Tensor) -> torch.Tensor:
     "Backward flows `(B,Tc-1,2,H,W)` of the context transitions, from `h_t` and the true `z_{t+1}` (for test-time training)."

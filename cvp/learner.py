@@ -329,6 +329,7 @@ class History:
 
     def plot(self, keys=None, path=None, logy=True):
         "One panel per loss term, train and valid curves; saved to `path` when given. Returns the figure."
+        import matplotlib.pyplot as plt
         keys = keys or self.keys('train')
         fig, axs = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3), squeeze=False)
         for ax, k in zip(axs[0], keys):

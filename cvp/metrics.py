@@ -95,8 +95,11 @@ class LPIPSMetric:
         path = Path(weights_path) if weights_path else cache
         self.model, self.available, self.reason, self.weights = None, False, None, str(path)
         if not path.is_file() and weights_path is None and download:
+            import socket
+            old = socket.getdefaulttimeout(); socket.setdefaulttimeout(20)   # a black-holed network must not hang evaluation
             try: path.parent.mkdir(parents=True, exist_ok=True); torch.hub.download_url_to_file(url, str(path), progress=False)
             except Exception as e: self.reason = f'{net} backbone weights not in {path} and download of {url} failed ({type(e).__name__}: {str(e)[:120]})'
+            finally: socket.setdefaulttimeout(old)
         if not path.is_file():
             self.reason = self.reason or f'{net} backbone weights not found at {path}'
             return

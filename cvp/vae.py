@@ -20,10 +20,10 @@ __all__ = ['VAE_PRESETS', 'ConvVAE', 'FrameVAE', 'FlowVAE', 'resolve_root', 'vae
 
 # %% ../nbs/02_vae.ipynb #c008
 def _flat(x: torch.Tensor, ch: int, who: str):
-    "`(..., ch, H, W)` -> `((N, ch, H, W), leading shape)`, with a clear error otherwise."
+    "`(..., ch, H, W)` -> `((N, ch, H, W) channels-last, leading shape)`, with a clear error otherwise."
     if x.ndim < 4 or x.shape[-3] != ch:
         raise ValueError(f"{who}: expected a tensor (..., {ch}, H, W) with at least one leading dim, got {tuple(x.shape)}")
-    return x.reshape(-1, *x.shape[-3:]), x.shape[:-3]
+    return x.reshape(-1, *x.shape[-3:]).contiguous(memory_format=torch.channels_last), x.shape[:-3]
 
 # %% ../nbs/02_vae.ipynb #c009
 class ConvVAE(CVPModel):
@@ -37,6 +37,7 @@ class ConvVAE(CVPModel):
         self.latent_ch, self.down, self.beta = latent_ch, down, float(beta)
         self.encoder = ConvEncoder(self.in_ch, ch, n, out_ch=2 * latent_ch, max_mult=max_mult, n_res=n_res)
         self.decoder = ConvDecoder(self.in_ch, ch, n, in_ch=latent_ch, max_mult=max_mult, n_res=n_res)
+        self.to(memory_format=torch.channels_last)    # 1.3-1.8x faster convolutions on CPU (oneDNN), and the layout tensor cores like
 
     @property
     def loss_weights(self) -> dict:
