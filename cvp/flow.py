@@ -15,7 +15,7 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['RAFT_MODELS', 'flow_to_rgb', 'flow_legend', 'WeightsUnavailable', 'raft_weights', 'raft_hub_file',
            'pretrained_raft_available', 'load_raft', 'raft_geometry', 'raft_predictions', 'raft_flow', 'sequence_loss',
-           'RAFTFlow', 'FlowPairs']
+           'RAFTFlow', 'FlowPairs', 'train_raft']
 
 # %% ../nbs/01_flow.ipynb #c008
 def _colorwheel() -> torch.Tensor:
@@ -189,14 +189,17 @@ def sequence_loss(preds: list, gt: torch.Tensor, valid: torch.Tensor | None = No
     return sum(gamma ** (n - 1 - i) * ((p - gt).abs() * v).sum() / denom for i, p in enumerate(preds))
 
 # %% ../nbs/01_flow.ipynb #c035
-from .learner import CVPModel, register, build_model, fit, TrainConfig, History, atomic_torch_save
+from .learner import CVPModel, register, build_model, fit, TrainConfig, History, atomic_torch_save, resolve_device
 
 @register('raft')
 class RAFTFlow(CVPModel):
     "torchvision RAFT (`arch`) as a cvp model: `loss_terms` = RAFT's sequence loss on `image1, image2, flow, valid` batches."
-    def __init__(self, *, arch: str = 'raft_small', iters: int = 12, gamma: float = 0.8, min_size: int = 128, loss_weights: dict | None = None):
+    def __init__(self, *, arch: str = 'raft_small', iters: int = 12, gamma: float = 0.8, min_size: int = 128, zero_init: bool = True,
+                 loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         self.raft = _raft_entry(arch)[0](weights=None)
+        if zero_init:     # the last layer of the flow head starts at 0: an untrained model predicts zero flow, not noise
+            nn.init.zeros_(self.raft.update_block.flow_head.conv2.weight); nn.init.zeros_(self.raft.update_block.flow_head.conv2.bias)
         self.raft.cvp = {'name': arch, 'source': f'{arch}-random', 'transforms': _raft_entry(arch)[1].DEFAULT.transforms()}
         self.arch, self.iters, self.gamma, self.min_size = arch, iters, gamma, min_size
 
@@ -209,7 +212,8 @@ class RAFTFlow(CVPModel):
         from cvp.metrics import flow_epe
         preds = self(batch['image1'], batch['image2'])
         seq = sequence_loss(preds, batch['flow'], batch.get('valid'), self.gamma)
-        return {'flow_seq': seq, 'epe': flow_epe(preds[-1].detach(), batch['flow'], batch.get('valid'))['epe']}
+        epe = flow_epe(preds[-1].detach(), batch['flow'], batch.get('valid'))['epe']
+        return {'flow_seq': seq, 'epe': torch.tensor(epe, device=seq.device)}
 
     def rollout(self, context, n_future, **kw):
         "Not applicable: RAFT measures motion between given frames, it does not predict future ones."
@@ -252,3 +256,39 @@ class FlowPairs(torch.utils.data.Dataset):
             out = {k: v.flip(-1) for k, v in out.items()}
             out['flow'][0] *= -1
         return out
+
+# %% ../nbs/01_flow.ipynb #c041
+def _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, data) -> dict:
+    "The plain dict that identifies a RAFT training run (stored in its checkpoint)."
+    return dict(arch=arch, size=list(_hw(size)), strides=list(strides), steps=int(steps), lr=float(lr), batch_size=int(batch_size),
+                iters=int(iters), weight_decay=float(weight_decay), seed=int(seed), data=str(data))
+
+def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps: int = 200, lr: float = 4e-4, batch_size: int = 8,
+               iters: int = 6, weight_decay: float = 1e-4, seed: int = 0, device: str = 'auto', ckpt=None, run_dir=None,
+               progress: bool = True) -> tuple:
+    "Train RAFT `arch` on `root`'s exact train flow with `cvp.learner.fit`; write `ckpt` (if given); returns (model, History)."
+    cfg = _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, Path(root).name)
+    ckpt = Path(ckpt) if ckpt is not None else None
+    if ckpt is not None and ckpt.is_file():
+        ck = torch.load(ckpt, map_location='cpu', weights_only=True)
+        if ck.get('train_config') == cfg:
+            print(f"{ckpt}: already trained with this configuration; loading it")
+            return load_raft(arch, ckpt, device=resolve_device(device)), History(ck.get('log', []), ckpt.parent)
+    if run_dir is None and ckpt is not None:
+        import hashlib, json
+        run_dir = ckpt.parent/f".{ckpt.stem}-run-{hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]}"
+    ds = FlowPairs(root, 'train', size=size, strides=strides, flip=True)
+    model = build_model('raft', arch=arch, iters=iters, loss_weights={'epe': 0.0})
+    t0 = time.time()
+    hist = fit(model, ds, cfg=TrainConfig(max_steps=steps, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule='onecycle',
+                                         warmup=max(2, steps // 20) if steps >= 4 else 0, grad_clip=1.0, device=device, seed=seed,
+                                         log_every=max(1, min(25, steps // 10)), ckpt_every=max(10, steps // 10),
+                                         run_dir=None if run_dir is None else str(run_dir), progress=progress))
+    seconds = time.time() - t0
+    net = model.raft.eval()
+    net.cvp = {**net.cvp, 'source': (ckpt.stem if ckpt is not None and ckpt.stem.startswith(arch + '-') else f'{arch}-trained'),
+               'train_seconds': seconds}
+    if ckpt is not None:
+        atomic_torch_save({'model': net.state_dict(), 'model_config': model.config, 'train_config': cfg, 'train_seconds': seconds,
+                           'log': hist.records}, ckpt)
+    return net, hist

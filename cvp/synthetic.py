@@ -9,20 +9,35 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 import numpy as np
-import pybullet as pb
 from .data import (DATA_DIR, SPLITS, DataError, video_path, annotation_path, sim_path, write_video, read_video,
                       save_annotation, load_annotation, atomic_write, file_lock, write_flow_cache, flow_cache_path)
 
 # %% auto #0
 __all__ = ['CLEVR_COLORS', 'SHAPES', 'MATERIALS', 'HALF_SIZE', 'FLOOR_RGB', 'LIGHT_DIR', 'AMBIENT', 'DIFFUSE', 'SHADOW_STRENGTH',
            'METAL_SPECULAR', 'METAL_SHININESS', 'CLEVR_EYE', 'CLEVR_FORWARD', 'CLEVR_TARGET', 'GENERATOR_VERSION',
-           'PRESETS', 'Camera', 'build_world', 'sample_scene', 'simulate', 'object_normals', 'ray_hits', 'shade',
+           'PRESETS', 'Camera', 'sample_scene', 'build_world', 'simulate', 'object_normals', 'ray_hits', 'shade',
            'render_frames', 'exact_flow', 'exact_flows', 'boxes_from_segmentation', 'collision_events',
            'make_annotation', 'make_video', 'generate_video', 'remove_stale_temps', 'dataset_jobs', 'generate_dataset',
            'ensure_mini_clevrer', 'resize_flow', 'resize_occlusion', 'build_exact_flow_cache', 'plot_video_overview',
            'warp_errors', 'check_collisions']
 
 # %% ../nbs/00a_synthetic.ipynb #c007
+@contextlib.contextmanager
+def _quiet_stdout():
+    "Send file descriptors 1 and 2 (C-level prints) to /dev/null for the with-block."
+    sys.stdout.flush(); sys.stderr.flush()
+    saved, null = [os.dup(1), os.dup(2)], os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1); os.dup2(null, 2); yield
+    finally:
+        with contextlib.suppress(Exception):
+            import ctypes; ctypes.CDLL(None).fflush(None)       # C's stdio buffers, before the descriptors come back
+        for fd, s in zip((1, 2), saved): os.dup2(s, fd); os.close(s)
+        os.close(null)
+
+with _quiet_stdout(): import pybullet as pb
+
+# %% ../nbs/00a_synthetic.ipynb #c010
 CLEVR_COLORS = {'gray': (87, 87, 87), 'red': (173, 35, 35), 'blue': (42, 75, 215), 'green': (29, 105, 20),
                 'brown': (129, 74, 25), 'purple': (129, 38, 192), 'cyan': (41, 208, 208), 'yellow': (255, 238, 51)}
 SHAPES = ('cube', 'sphere', 'cylinder')
@@ -35,7 +50,7 @@ AMBIENT, DIFFUSE = 0.45, 0.6
 SHADOW_STRENGTH = 0.6             # fraction of the direct light a cast shadow removes
 METAL_SPECULAR, METAL_SHININESS = 0.7, 30.0
 
-# %% ../nbs/00a_synthetic.ipynb #c009
+# %% ../nbs/00a_synthetic.ipynb #c012
 CLEVR_EYE = (7.358891487121582, -6.925790786743164, 4.958309173583984)
 CLEVR_FORWARD = (-0.6515582203865051, 0.6141704320907593, -0.44527149200439453)   # -Z axis of CLEVR's camera
 CLEVR_TARGET = tuple(float(e + f * CLEVR_EYE[2] / -CLEVR_FORWARD[2]) for e, f in zip(CLEVR_EYE, CLEVR_FORWARD))
@@ -117,40 +132,7 @@ class Camera:
         if d[2] >= 0: raise ValueError(f"pixel ({u}, {v}) looks above the horizon")
         return eye + d * (z - eye[2]) / d[2]
 
-# %% ../nbs/00a_synthetic.ipynb #c013
-def _floor_mesh(half: float = 40.0, n: int = 40):
-    "Vertices, triangle indices and normals of a flat square floor of `n` x `n` tiles."
-    xs = np.linspace(-half, half, n + 1)
-    X, Y = np.meshgrid(xs, xs, indexing='ij')
-    verts = np.stack([X.ravel(), Y.ravel(), np.zeros(X.size)], 1)
-    a = (np.arange(n)[:, None] * (n + 1) + np.arange(n)[None]).ravel()
-    tri = np.stack([a, a + n + 1, a + n + 2, a, a + n + 2, a + 1], 1).ravel()
-    return verts.tolist(), tri.tolist(), [[0.0, 0.0, 1.0]] * len(verts)
-
-def build_world(client, scene: dict) -> list[int]:
-    "Create the floor and the scene's objects in a pybullet client (objects at their initial state); returns body ids [floor, obj0, ...]."
-    v, i, nrm = _floor_mesh()
-    floor_vis = client.createVisualShape(pb.GEOM_MESH, vertices=v, indices=i, normals=nrm,
-                                         rgbaColor=[c / 255 for c in FLOOR_RGB] + [1], specularColor=[0, 0, 0])
-    floor = client.createMultiBody(0, client.createCollisionShape(pb.GEOM_PLANE), floor_vis)
-    client.changeDynamics(floor, -1, lateralFriction=1.0, restitution=0.0)
-    ids = [floor]
-    for o in scene['objects']:
-        h, shape = o['half'], o['shape']
-        geo = {'cube': (pb.GEOM_BOX, dict(halfExtents=[h] * 3)), 'sphere': (pb.GEOM_SPHERE, dict(radius=h)),
-               'cylinder': (pb.GEOM_CYLINDER, dict(radius=h, length=2 * h))}[shape]
-        col = client.createCollisionShape(geo[0], **({'radius': h, 'height': 2 * h} if shape == 'cylinder' else geo[1]))
-        vis = client.createVisualShape(geo[0], rgbaColor=[c / 255 for c in CLEVR_COLORS[o['color']]] + [1],
-                                       specularColor=[0, 0, 0], **geo[1])
-        b = client.createMultiBody(o['mass'], col, vis, basePosition=o['position'],
-                                   baseOrientation=pb.getQuaternionFromEuler([0, 0, o['yaw']]))
-        client.changeDynamics(b, -1, lateralFriction=o['friction'], restitution=o['restitution'],
-                              linearDamping=0.0, angularDamping=0.0)
-        client.resetBaseVelocity(b, o['velocity'], [0, 0, 0])
-        ids.append(b)
-    return ids
-
-# %% ../nbs/00a_synthetic.ipynb #c015
+# %% ../nbs/00a_synthetic.ipynb #c016
 def _outside_view(cam: Camera, p, half: float) -> bool:
     "True if the bounding cube of an object at `p` projects entirely outside the image."
     corners = np.array(p) + half * np.sqrt(2) * np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
@@ -204,12 +186,45 @@ def sample_scene(seed, *, n_frames: int = 128, fps: int = 25, min_objects: int =
         o['velocity'] = [speed * math.cos(ang), speed * math.sin(ang), 0.0]
     return dict(n_frames=int(n_frames), fps=int(fps), objects=objs)
 
-# %% ../nbs/00a_synthetic.ipynb #c018
+# %% ../nbs/00a_synthetic.ipynb #c019
 def _client():
     "A fresh pybullet DIRECT client (CPU, no GUI), isolated from any other client in the process."
     from pybullet_utils import bullet_client
-    return bullet_client.BulletClient(connection_mode=pb.DIRECT)
+    with _quiet_stdout(): return bullet_client.BulletClient(connection_mode=pb.DIRECT)
 
+def _floor_mesh(half: float = 40.0, n: int = 40):
+    "Vertices, triangle indices and normals of a flat square floor of `n` x `n` tiles."
+    xs = np.linspace(-half, half, n + 1)
+    X, Y = np.meshgrid(xs, xs, indexing='ij')
+    verts = np.stack([X.ravel(), Y.ravel(), np.zeros(X.size)], 1)
+    a = (np.arange(n)[:, None] * (n + 1) + np.arange(n)[None]).ravel()
+    tri = np.stack([a, a + n + 1, a + n + 2, a, a + n + 2, a + 1], 1).ravel()
+    return verts.tolist(), tri.tolist(), [[0.0, 0.0, 1.0]] * len(verts)
+
+def build_world(client, scene: dict) -> list[int]:
+    "Create the floor and the scene's objects in a pybullet client (objects at their initial state); returns body ids [floor, obj0, ...]."
+    v, i, nrm = _floor_mesh()
+    floor_vis = client.createVisualShape(pb.GEOM_MESH, vertices=v, indices=i, normals=nrm,
+                                         rgbaColor=[c / 255 for c in FLOOR_RGB] + [1], specularColor=[0, 0, 0])
+    floor = client.createMultiBody(0, client.createCollisionShape(pb.GEOM_PLANE), floor_vis)
+    client.changeDynamics(floor, -1, lateralFriction=1.0, restitution=0.0)
+    ids = [floor]
+    for o in scene['objects']:
+        h, shape = o['half'], o['shape']
+        geo = {'cube': (pb.GEOM_BOX, dict(halfExtents=[h] * 3)), 'sphere': (pb.GEOM_SPHERE, dict(radius=h)),
+               'cylinder': (pb.GEOM_CYLINDER, dict(radius=h, length=2 * h))}[shape]
+        col = client.createCollisionShape(geo[0], **({'radius': h, 'height': 2 * h} if shape == 'cylinder' else geo[1]))
+        vis = client.createVisualShape(geo[0], rgbaColor=[c / 255 for c in CLEVR_COLORS[o['color']]] + [1],
+                                       specularColor=[0, 0, 0], **geo[1])
+        b = client.createMultiBody(o['mass'], col, vis, basePosition=o['position'],
+                                   baseOrientation=pb.getQuaternionFromEuler([0, 0, o['yaw']]))
+        client.changeDynamics(b, -1, lateralFriction=o['friction'], restitution=o['restitution'],
+                              linearDamping=0.0, angularDamping=0.0)
+        client.resetBaseVelocity(b, o['velocity'], [0, 0, 0])
+        ids.append(b)
+    return ids
+
+# %% ../nbs/00a_synthetic.ipynb #c022
 def simulate(scene: dict, *, physics_hz: int = 250, touch: float = 1e-3) -> dict:
     "Run the scene in Bullet: per-frame poses/velocities (T,N,...) and object-object contacts (M,3) int32 rows (frame, a, b)."
     T, fps, N = scene['n_frames'], scene['fps'], len(scene['objects'])
@@ -240,7 +255,7 @@ def simulate(scene: dict, *, physics_hz: int = 250, touch: float = 1e-3) -> dict
     out['contact_location'] = where
     return out
 
-# %% ../nbs/00a_synthetic.ipynb #c021
+# %% ../nbs/00a_synthetic.ipynb #c025
 def _local(X, pos, quat):
     "World points (...,3) in the frame of a body at `pos` with quaternion `quat` (xyzw), and its rotation matrix."
     R = np.array(pb.getMatrixFromQuaternion(quat)).reshape(3, 3)
@@ -290,7 +305,7 @@ def ray_hits(O, d, obj: dict, pos, quat, eps: float = 1e-4) -> np.ndarray:
             lo, hi = np.where(ok, np.maximum(lo_z, lo_r), big), np.where(ok, np.minimum(hi_z, hi_r), -big)
     return (hi > np.maximum(lo, eps))
 
-# %% ../nbs/00a_synthetic.ipynb #c024
+# %% ../nbs/00a_synthetic.ipynb #c028
 def shade(rgb, depth, seg, scene: dict, pos, quat, cam: Camera, shadows: bool = True) -> np.ndarray:
     "Add cast shadows and metal highlights to TinyRenderer's ambient+Lambert frame `rgb` (H,W,3) uint8, from exact geometry."
     objs = scene['objects']
@@ -354,7 +369,7 @@ def render_frames(scene: dict, sim: dict, cam: Camera, frames=None, shadows: boo
     finally: c.disconnect()
     return out
 
-# %% ../nbs/00a_synthetic.ipynb #c028
+# %% ../nbs/00a_synthetic.ipynb #c032
 def exact_flow(cam: Camera, depth0, seg0, pos0, quat0, depth1, seg1, pos1, quat1, tol: float = 0.05, rel_tol: float = 0.005):
     "Flow (2,H,W) float32 from frame 0 to frame 1 on frame 0's grid, and occlusion (H,W) bool (1 = not visible in frame 1)."
     H, W = seg0.shape
@@ -389,7 +404,7 @@ def exact_flows(cam: Camera, render: dict, sim: dict, k: int) -> dict:
     return {key: (np.stack(v) if v else np.zeros((0, 2, H, W) if 'flow' in key else (0, H, W), np.float32 if 'flow' in key else bool))
             for key, v in out.items()}
 
-# %% ../nbs/00a_synthetic.ipynb #c032
+# %% ../nbs/00a_synthetic.ipynb #c036
 def boxes_from_segmentation(seg, n_objects: int) -> np.ndarray:
     "Boxes (T,N,4) float32 pixel xyxy (x1,y1 exclusive) of labels 1..N in seg (T,H,W); NaN where a label is absent."
     seg = np.asarray(seg)
@@ -410,7 +425,7 @@ def collision_events(contacts, contact_location: dict) -> list[dict]:
     return [dict(object_ids=[a, b], frame_id=f, location=[float(x) for x in contact_location[(f, a, b)]])
             for f, a, b in sorted(rows) if (f - 1, a, b) not in rows]
 
-# %% ../nbs/00a_synthetic.ipynb #c035
+# %% ../nbs/00a_synthetic.ipynb #c039
 def _euler(q) -> np.ndarray:
     "Quaternions (...,4) xyzw -> Euler angles (...,3) roll, pitch, yaw (pybullet's convention)."
     x, y, z, w = np.moveaxis(np.asarray(q, np.float64), -1, 0)
@@ -434,7 +449,7 @@ def make_annotation(idx: int, scene: dict, sim: dict, cam: Camera) -> dict:
                                 for o in scene['objects']],
             'motion_trajectory': traj, 'collision': collision_events(sim['contacts'], sim['contact_location'])}
 
-# %% ../nbs/00a_synthetic.ipynb #c038
+# %% ../nbs/00a_synthetic.ipynb #c042
 def make_video(idx: int, *, seed: int = 0, n_frames: int = 128, width: int = 480, height: int = 320, fps: int = 25,
                physics_hz: int = 250, ks=(1, 2), shadows: bool = True, save_depth: bool = False) -> dict:
     "Simulate and render scene (seed, idx): dict of scene, sim, render (rgb/depth/seg), annotation and the sim_*.npz arrays."
@@ -473,7 +488,7 @@ def generate_video(root, split: str, idx: int, *, seed: int = 0, n_frames: int =
     return dict(split=split, idx=int(idx), skipped=False, seconds=round(time.time() - t0, 2),
                 n_objects=len(v['scene']['objects']), n_collisions=len(v['annotation']['collision']))
 
-# %% ../nbs/00a_synthetic.ipynb #c040
+# %% ../nbs/00a_synthetic.ipynb #c045
 _TMP = re.compile(r'^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp')     # cvp.data.atomic_write's temporary names
 
 def _pid_alive(pid: int) -> bool:
@@ -496,17 +511,34 @@ def remove_stale_temps(root, jobs) -> list[Path]:
                 f.unlink(missing_ok=True); gone.append(f)
     return gone
 
+class _Terminated(BaseException):
+    "Raised by our SIGTERM handler so that `finally` blocks (atomic_write's cleanup) run."
+
+_IN_JOB = False
+
+def _raise_terminated(*_): raise _Terminated()
+
+def _on_sigterm(*_):
+    if _IN_JOB: raise _Terminated()
+    os._exit(143)                                                # idle worker: nothing to clean up
+
 def _worker_init():
-    "Worker setup: SIGTERM raises (so atomic_write cleans up), die with the parent (Linux), one BLAS/torch thread."
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    "Worker setup: SIGTERM cleans up and exits, die with the parent (Linux), one BLAS thread."
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)                 # Ctrl-C is the parent's to handle (it terminates us)
     with contextlib.suppress(Exception):
         import ctypes
         ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM)        # PR_SET_PDEATHSIG
     os.environ['OMP_NUM_THREADS'] = '1'
 
 def _job(args):
+    "One video in a worker; a SIGTERM midway removes its temporaries, then the worker exits."
+    global _IN_JOB
     root, split, idx, kw = args
-    return generate_video(root, split, idx, **kw)
+    _IN_JOB = True
+    try: return generate_video(root, split, idx, **kw)
+    except _Terminated: os._exit(143)
+    finally: _IN_JOB = False
 
 def dataset_jobs(splits: dict, shard: str = '0/1') -> list[tuple[str, int]]:
     "The (split, idx) videos of `splits` {'train': n, ...} that shard 'i/n' generates, CLEVRER indices."
@@ -521,29 +553,35 @@ def dataset_jobs(splits: dict, shard: str = '0/1') -> list[tuple[str, int]]:
         jobs += [(split, lo + j) for j in range(count)]
     return jobs[i::n]
 
-# %% ../nbs/00a_synthetic.ipynb #c042
+# %% ../nbs/00a_synthetic.ipynb #c047
 def generate_dataset(root, splits: dict | None = None, *, workers: int = 2, shard: str = '0/1', seed: int = 0,
                      progress: bool = True, **render) -> dict:
     "Generate (or finish) a mini-CLEVRER under `root`: `splits` {'train': n, 'validation': m}, `workers` processes, shard 'i/n'."
-    import concurrent.futures as cf, multiprocessing as mp
+    import multiprocessing as mp, threading
     from tqdm.auto import tqdm
     root, splits = Path(root), splits or {'train': 4, 'validation': 2}
     jobs = dataset_jobs(splits, shard)
     removed = remove_stale_temps(root, jobs)
     todo = [j for j in jobs if not all(p.exists() for p in _paths(root, *j))]
     t0, done = time.time(), []
-    bar = tqdm(total=len(todo), desc=f'mini-CLEVRER {shard}', disable=not progress or not todo, mininterval=2)
     args = [(root, s, i, dict(seed=seed, **render)) for s, i in todo]
-    if workers <= 1 or len(todo) <= 1:
-        for a in args: done.append(_job(a)); bar.update()
-    else:
-        with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=mp.get_context('fork'), initializer=_worker_init) as ex:
-            for f in cf.as_completed([ex.submit(_job, a) for a in args]): done.append(f.result()); bar.update()
-    bar.close()
+    main = threading.current_thread() is threading.main_thread()
+    prev = signal.signal(signal.SIGTERM, _raise_terminated) if main else None
+    bar = tqdm(total=len(todo), desc=f'mini-CLEVRER {shard}', disable=not progress or not todo, mininterval=2)
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for s, i, kw in ((a[1], a[2], a[3]) for a in args): done.append(generate_video(root, s, i, **kw)); bar.update()
+        else:
+            with mp.get_context('fork').Pool(min(workers, len(todo)), initializer=_worker_init) as pool:   # exit: terminate
+                for d in pool.imap_unordered(_job, args): done.append(d); bar.update()
+    except _Terminated: raise SystemExit(143) from None           # temporaries removed (ours by finally, workers' by SIGTERM)
+    finally:
+        bar.close()
+        if prev is not None: signal.signal(signal.SIGTERM, prev)
     return dict(generated=sorted(d['idx'] for d in done if not d['skipped']), skipped=len(jobs) - len(todo),
                 removed_temps=len(removed), seconds=round(time.time() - t0, 1), jobs=len(jobs))
 
-# %% ../nbs/00a_synthetic.ipynb #c044
+# %% ../nbs/00a_synthetic.ipynb #c051
 GENERATOR_VERSION = 1
 PRESETS = {
     'tiny': dict(splits={'train': 4, 'validation': 2}, n_frames=40, width=120, height=80),
@@ -575,7 +613,7 @@ def ensure_mini_clevrer(preset: str = 'tiny', root=None, *, workers: int | None 
         partial.unlink(missing_ok=True)
     return root
 
-# %% ../nbs/00a_synthetic.ipynb #c046
+# %% ../nbs/00a_synthetic.ipynb #c055
 def _hw(size) -> tuple[int, int]:
     return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
 
@@ -611,7 +649,7 @@ def build_exact_flow_cache(root, split: str, idx: int, size=(64, 64), stride: in
                             resize_flow(a['flow_fwd'], size), resize_flow(a['flow_bwd'], size),
                             resize_occlusion(a['occ_fwd'], size), resize_occlusion(a['occ_bwd'], size))
 
-# %% ../nbs/00a_synthetic.ipynb #c049
+# %% ../nbs/00a_synthetic.ipynb #c058
 def plot_video_overview(root, split: str, idx: int, *, n_cols: int = 4, k: int = 1, path=None, title: str | None = None):
     "Frames with boxes, exact flow (colour wheel) and occlusion of synthetic video `idx`; returns the figure, saves it only if `path`."
     import matplotlib; import matplotlib.pyplot as plt
@@ -646,7 +684,7 @@ def plot_video_overview(root, split: str, idx: int, *, n_cols: int = 4, k: int =
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/00a_synthetic.ipynb #c055
+# %% ../nbs/00a_synthetic.ipynb #c064
 def warp_errors(frames, seg, flow_fwd, occ_fwd, k: int) -> dict:
     "Mean |backward_warp(I_{t+k}, flow_fwd) - I_t| in [0,1] on visible object, occluded, and visible floor pixels (pairs t = 0, k, ...)."
     import torch
@@ -658,7 +696,7 @@ def warp_errors(frames, seg, flow_fwd, occ_fwd, k: int) -> dict:
     sel = {'object_visible': obj & ~occ, 'occluded': occ, 'floor_visible': ~obj & ~occ}
     return {name: float(err[m].mean()) if m.any() else float('nan') for name, m in sel.items()} | {'n_object_visible': int(sel['object_visible'].sum()), 'n_occluded': int(occ.sum())}
 
-# %% ../nbs/00a_synthetic.ipynb #c058
+# %% ../nbs/00a_synthetic.ipynb #c067
 def check_collisions(ann: dict, contacts, scene: dict, fps: int = 25) -> dict:
     "Verify annotated collisions against engine contacts and against closest-point queries at the annotated poses; returns counts."
     rows = {tuple(int(x) for x in r) for r in np.asarray(contacts).reshape(-1, 3)}

@@ -14,7 +14,7 @@ from .blocks import ConvEncoder, ConvDecoder, kl_divergence, reparameterize
 from .learner import CVPModel, register, build_model, fit, TrainConfig, load_model, save_checkpoint, resolve_device
 
 # %% auto #0
-__all__ = ['VAE_PRESETS', 'ConvVAE', 'FrameVAE', 'FlowVAE', 'resolve_root', 'vae_dataset', 'reconstruction_metrics',
+__all__ = ['PSNR_CAP', 'VAE_PRESETS', 'ConvVAE', 'FrameVAE', 'FlowVAE', 'resolve_root', 'vae_dataset', 'reconstruction_metrics',
            'plot_reconstructions', 'plot_flow_reconstructions', 'pretrained_vae', 'vae_fingerprint', 'latent_cache_dir',
            'read_latents', 'encode_latents']
 
@@ -80,18 +80,15 @@ class ConvVAE(CVPModel):
                         "Use encode/decode/reconstruct; the latent approaches (approach2-5) predict in its latent space.")
 
 # %% ../nbs/02_vae.ipynb #c011
-def _lpips_vgg():
-    "A frozen LPIPS-VGG network (lpips package + torchvision VGG weights), or a RuntimeError saying why it is unavailable."
-    try:
-        import lpips, warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            net = lpips.LPIPS(net='vgg', pretrained=True, pnet_rand=False, verbose=False)
-    except Exception as e:
-        raise RuntimeError(f"FrameVAE(perceptual>0) needs LPIPS with the pretrained VGG backbone, which could not be loaded "
-                           f"({type(e).__name__}: {str(e)[:200]}); train with perceptual=0 or make the torchvision VGG16 weights available") from e
-    for p in net.parameters(): p.requires_grad_(False)
-    return net.eval()
+def _lpips_vgg(download: bool = True):
+    "A frozen LPIPS-VGG network (cvp.metrics.LPIPSMetric's), or a RuntimeError saying why its pretrained backbone is unavailable."
+    from cvp.metrics import LPIPSMetric
+    m = LPIPSMetric('vgg', download=download)
+    if not m.available:
+        raise RuntimeError(f"FrameVAE(perceptual>0) needs LPIPS with the pretrained VGG backbone, which is unavailable ({m.reason}); "
+                           "train with perceptual=0 or put the torchvision VGG16 weights there")
+    for p in m.model.parameters(): p.requires_grad_(False)
+    return m.model
 
 @register('frame_vae')
 class FrameVAE(ConvVAE):
@@ -117,7 +114,7 @@ class FrameVAE(ConvVAE):
         if self.perceptual > 0:
             x, _ = _flat(batch[self.key], 3, 'FrameVAE.loss_terms')
             net = self._lpips[0].to(x.device)
-            terms['perceptual'] = net(self.reconstruct(x) * 2 - 1, x * 2 - 1).mean()
+            terms['perceptual'] = net(self.reconstruct(x), x, normalize=True).mean()
         return terms
 
 # %% ../nbs/02_vae.ipynb #c013
@@ -167,6 +164,8 @@ def vae_dataset(kind: str = 'frame', *, root, split: str = 'train', size=(64, 64
                         clip_step=1 if flow else 2, flow=flow_source if flow else None, boxes=False, annotations=False)
 
 # %% ../nbs/02_vae.ipynb #c026
+PSNR_CAP = 60.0   # dB: identical frames (a static scene copied) have infinite PSNR; counted as 60 dB so means stay finite
+
 @torch.no_grad()
 def reconstruction_metrics(vae: ConvVAE, dataset, *, batch_size: int = 16, max_batches: int | None = None, device='cpu') -> dict:
     "Held-out quality of `vae.reconstruct`: frames -> mean PSNR/SSIM and the copy-last baseline; flow -> EPE and the zero-flow baseline."
@@ -181,8 +180,8 @@ def reconstruction_metrics(vae: ConvVAE, dataset, *, batch_size: int = 16, max_b
         x = batch[vae.key].to(device)                                 # (B, T, C, H, W)
         rec = vae.reconstruct(x)
         if vae.key == 'frames':
-            add('psnr', psnr(rec.clamp(0, 1), x)); add('ssim', ssim(rec.clamp(0, 1), x))
-            add('copy_last_psnr', psnr(x[:, :-1], x[:, 1:]) * x.shape[1] / (x.shape[1] - 1))   # averaged per pair below
+            add('psnr', psnr(rec.clamp(0, 1), x).clamp(max=PSNR_CAP)); add('ssim', ssim(rec.clamp(0, 1), x))
+            add('copy_last_psnr', psnr(x[:, :-1], x[:, 1:]).clamp(max=PSNR_CAP) * x.shape[1] / (x.shape[1] - 1))   # per pair
             add('copy_last_ssim', ssim(x[:, :-1], x[:, 1:]) * x.shape[1] / (x.shape[1] - 1))
         else:
             e, e0 = epe_map(rec, x), x.norm(dim=-3)                   # error of the reconstruction / of predicting no motion
@@ -201,7 +200,7 @@ def reconstruction_metrics(vae: ConvVAE, dataset, *, batch_size: int = 16, max_b
     out['n'] = n
     return out
 
-# %% ../nbs/02_vae.ipynb #c031
+# %% ../nbs/02_vae.ipynb #c033
 @torch.no_grad()
 def plot_reconstructions(vae: ConvVAE, frames: torch.Tensor, path=None, title: str | None = None, err_gain: float = 4.0):
     "Rows: frames `(N,3,H,W)`, their reconstructions, `err_gain` x absolute error; saved to `path` when given. Returns the figure."
@@ -221,7 +220,7 @@ def plot_reconstructions(vae: ConvVAE, frames: torch.Tensor, path=None, title: s
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120)
     return fig
 
-# %% ../nbs/02_vae.ipynb #c036
+# %% ../nbs/02_vae.ipynb #c038
 @torch.no_grad()
 def plot_flow_reconstructions(vae: FlowVAE, flows: torch.Tensor, path=None, title: str | None = None):
     "Rows: flows `(N,2,H,W)` and their reconstructions as colour-wheel images (cvp.flow.flow_to_rgb, one scale); saved when `path` is given."
@@ -241,7 +240,7 @@ def plot_flow_reconstructions(vae: FlowVAE, flows: torch.Tensor, path=None, titl
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120)
     return fig
 
-# %% ../nbs/02_vae.ipynb #c039
+# %% ../nbs/02_vae.ipynb #c041
 VAE_PRESETS = {
     'tiny': dict(model=dict(latent_ch=4, ch=8, down=8, n_res=0, beta=1e-4), train=dict(train_steps=30, batch_size=8, lr=3e-3)),
     'demo': dict(model=dict(latent_ch=4, ch=32, down=8, n_res=1, beta=1e-4), train=dict(train_steps=600, batch_size=16, lr=2e-3)),
@@ -252,7 +251,7 @@ def _key(d: dict) -> str:
     "Short stable hash of a JSON-able dict."
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
-# %% ../nbs/02_vae.ipynb #c040
+# %% ../nbs/02_vae.ipynb #c042
 def pretrained_vae(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), path=None, train_steps: int | None = None,
                    stride: int = 2, data_root=None, flow_source: str = 'exact', batch_size: int | None = None, lr: float | None = None,
                    device: str = 'auto', seed: int = 0, progress: bool = False, **cfg) -> ConvVAE:
@@ -286,7 +285,7 @@ def pretrained_vae(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), 
             shutil.rmtree(run, ignore_errors=True)
     return load_model(path, map_location='cpu')
 
-# %% ../nbs/02_vae.ipynb #c044
+# %% ../nbs/02_vae.ipynb #c046
 def vae_fingerprint(vae: ConvVAE) -> str:
     "16 hex digits of sha256 over the VAE's config and weights: the key of its latent caches."
     h = hashlib.sha256(json.dumps(getattr(vae, 'config', None), sort_keys=True, default=str).encode())
@@ -299,7 +298,7 @@ def latent_cache_dir(root, vae: ConvVAE, size=(64, 64), stride: int = 2) -> Path
     h, w = _size(size)
     return Path(root) / 'cache' / f"latents_{'flow' if isinstance(vae, FlowVAE) else 'frame'}_{vae_fingerprint(vae)}_{h}x{w}_s{int(stride)}"
 
-# %% ../nbs/02_vae.ipynb #c045
+# %% ../nbs/02_vae.ipynb #c047
 def read_latents(path) -> np.ndarray:
     "The float16 latent means `(n, C, h, w)` of one video of a latent cache, memory-mapped, or a DataError naming the file."
     path = Path(path)
@@ -315,10 +314,10 @@ def _encode_video(vae, x: np.ndarray, batch_size: int, device) -> np.ndarray:
     out = [vae.encode(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(out).half().numpy()
 
-# %% ../nbs/02_vae.ipynb #c046
+# %% ../nbs/02_vae.ipynb #c048
 def encode_latents(vae: ConvVAE, dataset_or_root, *, split: str = 'train', indices=None, size=(64, 64), stride: int = 2,
-                   flow_source: str = 'exact', batch_size: int = 64, device='cpu', progress: bool = True) -> dict:
-    "Fill the latent cache of `vae` for the videos of a `ClevrerClips` (or `root`+`split`): atomic, resumable; returns dir, paths, counts."
+                   flow_source: str = 'exact', batch_size: int = 64, device='cpu', cache_root=None, progress: bool = True) -> dict:
+    "Fill the latent cache of `vae` (under `cache_root`, default the data root) for the videos of a `ClevrerClips` (or `root`+`split`): atomic, resumable."
     if isinstance(dataset_or_root, (str, os.PathLike)): root = Path(dataset_or_root)
     else:
         ds = dataset_or_root
@@ -326,7 +325,7 @@ def encode_latents(vae: ConvVAE, dataset_or_root, *, split: str = 'train', indic
         flow_source = getattr(ds, 'flow', None) or flow_source
     flow, (h, w) = isinstance(vae, FlowVAE), _size(size)
     indices = list_videos(root, split) if indices is None else list(indices)
-    d = latent_cache_dir(root, vae, (h, w), stride)
+    d = latent_cache_dir(root if cache_root is None else cache_root, vae, (h, w), stride)
     meta = dict(fingerprint=vae_fingerprint(vae), config=vae.config, kind='flow' if flow else 'frame', size=[h, w], stride=stride,
                 content='encoder mean mu per ' + ('consecutive flow pair (' + vae.key + f', source {flow_source})' if flow else 'frame of video[::stride]'),
                 dtype='float16', shape='(n, latent_ch, H/down, W/down)')
