@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['pixel_grid', 'backward_warp', 'warp_valid', 'fb_occlusion', 'soft_fb_occlusion', 'moving_square']
+__all__ = ['pixel_grid', 'backward_warp', 'warp_valid', 'fb_occlusion', 'soft_fb_occlusion', 'moving_square',
+           'mask_precision_recall']
 
 # %% ../nbs/01a_warp.ipynb #c005
 def pixel_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -74,3 +75,11 @@ def moving_square(h=32, w=40, x0=8, y0=10, size=10, d=5, seed=0):
     occ_f = torch.zeros(1, h, w); occ_f[:, y0:y0+size, x0+size:x0+size+d] = 1   # background covered in frame 1
     occ_b = torch.zeros(1, h, w); occ_b[:, y0:y0+size, x0:x0+d] = 1             # background uncovered in frame 1
     return dict(frame0=f0, frame1=f1, flow_fwd=fwd, flow_bwd=bwd, occ_fwd=occ_f, occ_bwd=occ_b)
+
+# %% ../nbs/01a_warp.ipynb #c026
+def mask_precision_recall(pred: torch.Tensor, true: torch.Tensor) -> dict:
+    "Precision, recall and F1 of a binary mask `pred` against `true` (1 = positive, here: occluded)."
+    pred, true = pred.bool(), true.bool()
+    tp = (pred & true).sum().item(); fp = (pred & ~true).sum().item(); fn = (~pred & true).sum().item()
+    p = tp / (tp + fp) if tp + fp else float('nan'); r = tp / (tp + fn) if tp + fn else float('nan')
+    return dict(precision=p, recall=r, f1=2 * p * r / (p + r) if p + r else float('nan'), positives=int(tp + fn), n=int(pred.numel()))
