@@ -13,9 +13,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['RAFT_MODELS', 'flow_to_rgb', 'flow_legend', 'WeightsUnavailable', 'raft_weights', 'raft_hub_file',
+__all__ = ['RAFT_MODELS', 'CHECKPOINT_DIR', 'flow_to_rgb', 'flow_legend', 'WeightsUnavailable', 'raft_weights', 'raft_hub_file',
            'pretrained_raft_available', 'load_raft', 'raft_geometry', 'raft_predictions', 'raft_flow', 'sequence_loss',
-           'RAFTFlow', 'FlowPairs', 'train_raft']
+           'RAFTFlow', 'FlowPairs', 'train_raft', 'load_raft_source', 'build_flow_cache', 'precompute_flows',
+           'evaluate_flow', 'flow_table', 'plot_flow_comparison', 'raft_throughput']
 
 # %% ../nbs/01_flow.ipynb #c008
 def _colorwheel() -> torch.Tensor:
@@ -292,3 +293,136 @@ def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps
         atomic_torch_save({'model': net.state_dict(), 'model_config': model.config, 'train_config': cfg, 'train_seconds': seconds,
                            'log': hist.records}, ckpt)
     return net, hist
+
+# %% ../nbs/01_flow.ipynb #c045
+CHECKPOINT_DIR = DATA_DIR/'checkpoints'
+
+def load_raft_source(source: str, device=None, checkpoint_dir=None) -> nn.Module:
+    "RAFT named by a cache tag: '<arch>-<pretrained weights name>' or '<arch>-<tag>' = `checkpoint_dir/<source>.pt`."
+    arch, _, tag = str(source).partition('-')
+    enum = _raft_entry(arch)[1]
+    if not tag: raise ValueError(f"flow source {source!r} must be '<arch>-<weights>', e.g. 'raft_large-C_T_SKHT_V2' or 'raft_small-trained'")
+    if tag == 'random': raise ValueError(f"refusing flow source {source!r}: flow from random weights is not a flow estimate")
+    if tag in enum.__members__: return load_raft(arch, tag, device)
+    path = Path(checkpoint_dir or CHECKPOINT_DIR)/f"{source}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"flow source {source!r}: no checkpoint {path}. Train one (train_raft(..., ckpt={str(path)!r}) or "
+                                f"papermill nbs/01_flow.ipynb -p ckpt {path}) or use pretrained weights ({arch}-{enum.DEFAULT.name})")
+    return load_raft(arch, path, device)
+
+# %% ../nbs/01_flow.ipynb #c047
+def _frames_tensor(frames, device) -> torch.Tensor:
+    "uint8 (T,H,W,3) frames -> float (T,3,H,W) in [0,1] on `device`."
+    return torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float().div_(255).to(device)
+
+def build_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), stride: int = 2, *, model=None, batch_size: int = 8,
+                     device=None, iters: int | None = None) -> Path:
+    "RAFT forward + backward flow and fb-occlusion of consecutive frames of `video[::stride]` at `size`, cached as `source`; skips if present."
+    from cvp.data import write_flow_cache, DataError
+    from cvp.warp import fb_occlusion
+    path = flow_cache_path(root, split, idx, source, size, stride)
+    if path.exists(): return path
+    if source == 'exact': raise ValueError("the 'exact' flow comes from the simulator: use cvp.synthetic.build_exact_flow_cache")
+    if model is None: model = load_raft_source(source, device)
+    have = getattr(getattr(model, 'raft', model), 'cvp', {}).get('source')
+    if have is not None and have != source: raise ValueError(f"model is {have!r} but the cache would be tagged {source!r}")
+    if str(have or source).endswith('-random'): raise ValueError(f"refusing to cache flow from random weights ({source!r})")
+    dev = next(model.parameters()).device
+    iters = iters or getattr(model, 'cvp', {}).get('iters', 12)
+    frames = cached_frames(root, split, idx, size)[::stride]
+    if len(frames) < 2: raise DataError(f"needs at least 2 frames at stride {stride}, has {len(frames)}", flow_cache_path(root, split, idx, source, size, stride))
+    fwd, bwd = [], []
+    for k in range(0, len(frames) - 1, batch_size):
+        x = _frames_tensor(frames[k:k + batch_size + 1], dev)
+        a, b = x[:-1], x[1:]
+        f = raft_flow(model, torch.cat([a, b]), torch.cat([b, a]), iters=iters).cpu()
+        fwd.append(f[:len(a)]); bwd.append(f[len(a):])
+    fwd, bwd = torch.cat(fwd), torch.cat(bwd)
+    with file_lock(path):
+        if not path.exists(): write_flow_cache(path, fwd, bwd, fb_occlusion(fwd, bwd), fb_occlusion(bwd, fwd))
+    return path
+
+# %% ../nbs/01_flow.ipynb #c048
+def precompute_flows(root, split: str, indices=None, source: str = 'raft_large-C_T_SKHT_V2', size=(64, 64), stride: int = 2,
+                     shard: str = '0/1', *, model=None, batch_size: int = 8, device=None, iters: int | None = None, progress: bool = True) -> dict:
+    "Flow caches of `split` (all videos, or `indices`) for shard 'i/n' of them, with a progress bar; resumable (skips cached videos)."
+    from tqdm.auto import tqdm
+    try: i, n = (int(x) for x in str(shard).split('/')); assert 0 <= i < n
+    except (ValueError, AssertionError): raise ValueError(f"shard must be 'i/n' with 0 <= i < n, got {shard!r}") from None
+    indices = (list_videos(root, split) if indices is None else list(indices))[i::n]
+    todo = [v for v in indices if not flow_cache_path(root, split, v, source, size, stride).exists()]
+    t0 = time.time()
+    if todo and model is None: model = load_raft_source(source, device)
+    for v in tqdm(todo, desc=f"flow {source} {split} {shard}", disable=not progress or not todo):
+        build_flow_cache(root, split, v, source, size, stride, model=model, batch_size=batch_size, iters=iters)
+    return dict(built=len(todo), skipped=len(indices) - len(todo), seconds=round(time.time() - t0, 1))
+
+# %% ../nbs/01_flow.ipynb #c054
+@torch.no_grad()
+def evaluate_flow(predict, root, split: str = 'validation', indices=None, size=64, stride: int = 2, *, max_pairs: int | None = None,
+                  batch_size: int = 16, device='cpu', moving: float = 0.5) -> dict:
+    "EPE/1px/3px/5px of `predict(img1, img2) -> flow` vs exact flow on non-occluded pixels of `split`, plus EPE on moving pixels."
+    from cvp.metrics import flow_epe
+    ds = FlowPairs(root, split, indices, size, strides=(stride,), both_directions=False)
+    keep = [k for k, (_, _, j, _) in enumerate(ds.items) if max_pairs is None or j < max_pairs]
+    sums, n, mov_sum, n_mov, t0 = {}, 0.0, 0.0, 0.0, time.time()
+    for c in range(0, len(keep), batch_size):
+        b = {k: v.to(device) for k, v in torch.utils.data.default_collate([ds[k] for k in keep[c:c + batch_size]]).items()}
+        pred = predict(b['image1'], b['image2']).float()
+        nv = b['valid'].sum().item()
+        for k, v in flow_epe(pred, b['flow'], b['valid']).items(): sums[k] = sums.get(k, 0.0) + v * nv
+        n += nv
+        mov = b['valid'] * (b['flow'].norm(dim=1, keepdim=True) > moving)
+        if mov.sum() > 0: mov_sum += flow_epe(pred, b['flow'], mov)['epe'] * mov.sum().item(); n_mov += mov.sum().item()
+    return {**{k: v / n for k, v in sums.items()}, 'epe_moving': mov_sum / max(n_mov, 1), 'moving_fraction': n_mov / n,
+            'pairs': len(keep), 'seconds': round(time.time() - t0, 1)}
+
+def flow_table(results: dict) -> str:
+    "Markdown table of `evaluate_flow` results keyed by method name."
+    rows = ['| flow | EPE | <1px | <3px | <5px | EPE moving |', '|---|---|---|---|---|---|']
+    for name, r in results.items():
+        rows.append(f"| {name} | {r['epe']:.3f} | {r['1px']:.3f} | {r['3px']:.3f} | {r['5px']:.3f} | {r['epe_moving']:.3f} |")
+    return '\n'.join(rows)
+
+# %% ../nbs/01_flow.ipynb #c059
+def plot_flow_comparison(img1, img2, gt, preds: dict, valid=None, *, max_mag: float | None = None, path=None, title: str | None = None):
+    "Rows of pairs: frame t, frame t+1, exact flow, each predicted flow and its EPE map (same colour scale); returns the figure."
+    import matplotlib.pyplot as plt
+    n = img1.shape[0]
+    mag = max_mag or max(float(gt.norm(dim=1).max()), 1e-3)
+    cols = 3 + 2 * len(preds)
+    fig, axs = plt.subplots(n, cols, figsize=(1.9 * cols, 1.9 * n + 0.4), squeeze=False)
+    err_max = max(float((p - gt).norm(dim=1).max()) for p in preds.values()) or 1.0
+    for r in range(n):
+        show = [(img1[r].permute(1, 2, 0).cpu().numpy(), 'frame t'), (img2[r].permute(1, 2, 0).cpu().numpy(), 'frame t+1'),
+                (flow_to_rgb(gt[r], max_mag=mag), 'exact flow')]
+        for name, p in preds.items():
+            e = (p[r] - gt[r]).norm(dim=0).cpu().numpy()
+            if valid is not None: e = np.ma.masked_where(valid[r, 0].cpu().numpy() == 0, e)
+            show += [(flow_to_rgb(p[r], max_mag=mag), name), (e, f'EPE {name}')]
+        for c, (im, t) in enumerate(show):
+            ax = axs[r, c]
+            if im.ndim == 2:
+                ax.set_facecolor('0.6'); h = ax.imshow(im, cmap='magma', vmin=0, vmax=err_max)
+            else: ax.imshow(im)
+            ax.set_xticks([]); ax.set_yticks([])
+            if r == 0: ax.set_title(t, fontsize=8)
+    fig.colorbar(h, ax=axs[:, -1], shrink=0.8, label='EPE (px)')
+    fig.suptitle(title or f'flow colour scale: {mag:.2f} px = full saturation', fontsize=9)
+    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110, bbox_inches='tight')
+    return fig
+
+# %% ../nbs/01_flow.ipynb #c062
+def raft_throughput(name: str = 'raft_small', size=(64, 64), batch_size: int = 1, *, iters: int = 12, device='cpu',
+                    amp: bool | None = None, repeats: int = 3, warmup: int = 1) -> dict:
+    "Frame pairs/s of `raft_flow` for RAFT `name` (random weights: timing only) on `batch_size` pairs at clip `size`."
+    h, w = _hw(size)
+    net = load_raft(name, None, device)
+    x = torch.rand(2, batch_size, 3, h, w, device=device)
+    sync = (lambda: torch.cuda.synchronize(device)) if torch.device(device).type == 'cuda' else (lambda: None)
+    for _ in range(warmup): raft_flow(net, x[0], x[1], iters=iters, amp=amp)
+    sync(); t0 = time.perf_counter()
+    for _ in range(repeats): raft_flow(net, x[0], x[1], iters=iters, amp=amp)
+    sync(); dt = (time.perf_counter() - t0) / repeats
+    return {'model': name, 'size': f'{h}x{w}', 'raft_input': 'x'.join(map(str, raft_geometry(h, w)['size'])), 'batch': batch_size,
+            'iters': iters, 'device': str(device), 'pairs_per_s': batch_size / dt, 'ms_per_batch': 1000 * dt}

@@ -156,7 +156,8 @@ def sweep_ttt(model, dataset, *, steps_grid, lr_grid, optimizer: str = 'adam', b
     return rows
 
 # %% ../nbs/08_ttt.ipynb #t036
-TINY_SIZES = dict(hidden=16, flow_width=16, motion_width=16, head_width=16, dim=32, width=16, embed_dim=32, depth=1, heads=2)
+TINY_SIZES = dict(hidden=16, flow_width=16, motion_width=16, head_width=16,            # the latent approaches (2-5)
+                  vit_width=32, vit_layers=1, feat_ch=16, hid_ch=16, dec_ch=8, skip_ch=8)  # approach 1
 
 def checkpoint_path(runs_dir, name: str):
     "`runs_dir/name/best.pt`, else `last.pt`, else None."

@@ -15,8 +15,8 @@ from .learner import CVPModel, register, build_model, fit, TrainConfig, load_mod
 
 # %% auto #0
 __all__ = ['PSNR_CAP', 'VAE_PRESETS', 'ConvVAE', 'FrameVAE', 'FlowVAE', 'resolve_root', 'vae_dataset', 'reconstruction_metrics',
-           'plot_reconstructions', 'plot_flow_reconstructions', 'pretrained_vae', 'vae_fingerprint', 'latent_cache_dir',
-           'read_latents', 'encode_latents']
+           'plot_reconstructions', 'plot_flow_reconstructions', 'vae_checkpoint_path', 'pretrained_vae',
+           'vae_fingerprint', 'latent_cache_dir', 'read_latents', 'encode_latents']
 
 # %% ../nbs/02_vae.ipynb #c008
 def _flat(x: torch.Tensor, ch: int, who: str):
@@ -252,40 +252,48 @@ def _key(d: dict) -> str:
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 # %% ../nbs/02_vae.ipynb #c042
+def _resolve_spec(kind, preset, size, stride, flow_source, seed, train_steps, batch_size, lr, cfg) -> dict:
+    "Everything that determines a pretrained VAE: kind, model config, training settings, data geometry (preset defaults filled in)."
+    pre = VAE_PRESETS.get(preset, VAE_PRESETS['demo'])
+    train = {**pre['train'], **{k: v for k, v in dict(train_steps=train_steps, batch_size=batch_size, lr=lr).items() if v is not None}}
+    return dict(kind=_kind(kind), model={**pre['model'], **cfg}, train=train, size=list(_size(size)), stride=int(stride),
+                flow_source=flow_source if kind == 'flow' else None, seed=int(seed))
+
+def vae_checkpoint_path(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), stride: int = 2, data_root=None, flow_source: str = 'exact',
+                        seed: int = 0, train_steps: int | None = None, batch_size: int | None = None, lr: float | None = None, **cfg) -> Path:
+    "Where `pretrained_vae` keeps the VAE these arguments describe: `<root>/cache/vae/{kind}_vae_{H}x{W}_s{stride}_{hash}.pt`."
+    spec = _resolve_spec(kind, preset, size, stride, flow_source, seed, train_steps, batch_size, lr, cfg)
+    h, w = spec['size']
+    return resolve_root(preset, data_root) / 'cache' / 'vae' / f"{kind}_vae_{h}x{w}_s{stride}_{_key(spec)}.pt"
+
+# %% ../nbs/02_vae.ipynb #c043
 def pretrained_vae(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), path=None, train_steps: int | None = None,
                    stride: int = 2, data_root=None, flow_source: str = 'exact', batch_size: int | None = None, lr: float | None = None,
                    device: str = 'auto', seed: int = 0, progress: bool = False, **cfg) -> ConvVAE:
-    "A trained `kind` ('frame'|'flow') VAE: loaded from `path` (default: keyed file in the data's cache) or trained with `fit` and saved, under a file lock."
-    name, (h, w) = _KINDS[_kind(kind)], _size(size)
-    pre = VAE_PRESETS.get(preset, VAE_PRESETS['demo'])
-    mcfg = {**pre['model'], **cfg}
-    tcfg = {**pre['train'], **{k: v for k, v in dict(train_steps=train_steps, batch_size=batch_size, lr=lr).items() if v is not None}}
-    spec = dict(kind=kind, model=mcfg, train=tcfg, size=[h, w], stride=stride, flow_source=flow_source if kind == 'flow' else None, seed=seed)
-    root = None
-    if path is None:
-        root = resolve_root(preset, data_root)
-        path = root / 'cache' / 'vae' / f"{kind}_vae_{h}x{w}_s{stride}_{_key(spec)}.pt"
-    path = Path(path)
+    "A trained `kind` ('frame'|'flow') VAE: loaded from `path` (default `vae_checkpoint_path(...)`) or trained with `fit` and saved, under a file lock."
+    spec = _resolve_spec(kind, preset, size, stride, flow_source, seed, train_steps, batch_size, lr, cfg)
+    path = Path(path) if path is not None else vae_checkpoint_path(kind, preset=preset, size=size, stride=stride, data_root=data_root,
+                                                                    flow_source=flow_source, seed=seed, train_steps=train_steps,
+                                                                    batch_size=batch_size, lr=lr, **cfg)
     with file_lock(path):
         if not path.is_file():
-            root = root or resolve_root(preset, data_root)
-            ds = vae_dataset(kind, root=root, split='train', size=(h, w), stride=stride, flow_source=flow_source)
+            root, tr = resolve_root(preset, data_root), spec['train']
+            ds = vae_dataset(kind, root=root, split='train', size=spec['size'], stride=stride, flow_source=flow_source)
             torch.manual_seed(seed)
-            model = build_model(name, **mcfg)
-            run = path.parent / f".{path.stem}.run"                   # beside the checkpoint: a killed build resumes
-            print(f"pretrained_vae: training a {kind} VAE ({tcfg['train_steps']} steps on {len(ds)} clips of {root}) -> {path}", flush=True)
+            model = build_model(_KINDS[kind], **spec['model'])
+            run = path.parent / f".{path.stem}.run"                   # beside the checkpoint: a killed build resumes from it
+            print(f"pretrained_vae: training a {kind} VAE ({tr['train_steps']} steps on {len(ds)} clips of {root}) -> {path}", flush=True)
             t0 = time.time()
-            tc = TrainConfig(max_steps=tcfg['train_steps'], batch_size=min(tcfg['batch_size'], len(ds)), lr=tcfg['lr'], device=device, seed=seed,
-                             warmup=min(100, tcfg['train_steps'] // 10), progress=progress, run_dir=str(run), ckpt_every=200,
-                             log_every=max(1, tcfg['train_steps'] // 20))
+            tc = TrainConfig(max_steps=tr['train_steps'], batch_size=min(tr['batch_size'], len(ds)), lr=tr['lr'], device=device, seed=seed,
+                             warmup=min(100, tr['train_steps'] // 10), progress=progress, run_dir=str(run), ckpt_every=200,
+                             log_every=max(1, tr['train_steps'] // 20))
             hist = fit(model, ds, None, tc)
-            last = hist.split('train')[-1]
-            save_checkpoint(path, model.cpu(), step=tcfg['train_steps'], cfg=tc, spec=json.dumps(spec), data_root=str(root),
-                            train_seconds=time.time() - t0, final_train_recon=float(last['recon']))
+            save_checkpoint(path, model.cpu(), step=tr['train_steps'], cfg=tc, spec=json.dumps(spec), data_root=str(root),
+                            train_seconds=time.time() - t0, final_train_recon=float(hist.split('train')[-1]['recon']))
             shutil.rmtree(run, ignore_errors=True)
     return load_model(path, map_location='cpu')
 
-# %% ../nbs/02_vae.ipynb #c046
+# %% ../nbs/02_vae.ipynb #c047
 def vae_fingerprint(vae: ConvVAE) -> str:
     "16 hex digits of sha256 over the VAE's config and weights: the key of its latent caches."
     h = hashlib.sha256(json.dumps(getattr(vae, 'config', None), sort_keys=True, default=str).encode())
@@ -298,7 +306,7 @@ def latent_cache_dir(root, vae: ConvVAE, size=(64, 64), stride: int = 2) -> Path
     h, w = _size(size)
     return Path(root) / 'cache' / f"latents_{'flow' if isinstance(vae, FlowVAE) else 'frame'}_{vae_fingerprint(vae)}_{h}x{w}_s{int(stride)}"
 
-# %% ../nbs/02_vae.ipynb #c047
+# %% ../nbs/02_vae.ipynb #c048
 def read_latents(path) -> np.ndarray:
     "The float16 latent means `(n, C, h, w)` of one video of a latent cache, memory-mapped, or a DataError naming the file."
     path = Path(path)
@@ -314,7 +322,7 @@ def _encode_video(vae, x: np.ndarray, batch_size: int, device) -> np.ndarray:
     out = [vae.encode(torch.from_numpy(np.ascontiguousarray(x[i:i + batch_size])).to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(out).half().numpy()
 
-# %% ../nbs/02_vae.ipynb #c048
+# %% ../nbs/02_vae.ipynb #c049
 def encode_latents(vae: ConvVAE, dataset_or_root, *, split: str = 'train', indices=None, size=(64, 64), stride: int = 2,
                    flow_source: str = 'exact', batch_size: int = 64, device='cpu', cache_root=None, progress: bool = True) -> dict:
     "Fill the latent cache of `vae` (under `cache_root`, default the data root) for the videos of a `ClevrerClips` (or `root`+`split`): atomic, resumable."
