@@ -11,14 +11,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .learner import register
-from .blocks import zero_head, focal_loss
+from .blocks import zero_head, conv_block, ZeroConv2d, focal_loss
 from .warp import backward_warp, fb_occlusion
 from .approach2 import LatentDynamics, check_clip, plot_rollout
-from .approach3 import epe_loss
+from .approach3 import epe_loss, convex_upsample
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['resize_flow', 'visible_target', 'WarpHeads', 'Approach4']
+__all__ = ['resize_flow', 'visible_target', 'LatentFlowHead', 'WarpHeads', 'Approach4']
 
 # %% ../nbs/06_approach4.ipynb #c007
 def resize_flow(flow: torch.Tensor, size) -> torch.Tensor:
@@ -40,13 +40,32 @@ def visible_target(flow_bwd: torch.Tensor, flow_fwd: torch.Tensor, size) -> torc
     return F.interpolate(1 - occ, size=tuple(size), mode='area').reshape(*flow_bwd.shape[:-3], 1, *size)
 
 # %% ../nbs/06_approach4.ipynb #c015
+class LatentFlowHead(nn.Module):
+    "Backward flow on the latent grid (latent px, zero until trained) from `h_t`, plus convex-upsampling logits when `up > 0`."
+    def __init__(self, hid_ch: int, width: int, up: int = 0):
+        super().__init__()
+        self.up = up
+        self.body = conv_block(hid_ch, width)
+        self.out = ZeroConv2d(width, 2)
+        self.up_mask = nn.Conv2d(width, 9 * up * up, 1) if up else None
+        if up: nn.init.zeros_(self.up_mask.weight); nn.init.zeros_(self.up_mask.bias)   # uniform 3x3 weights at first
+
+    def forward(self, h: torch.Tensor):
+        f = self.body(h)
+        return self.out(f), (0.25 * self.up_mask(f) if self.up else None)
+
+    def to_frame(self, flow: torch.Tensor, up_logits: torch.Tensor | None, size) -> torch.Tensor:
+        "Latent flow `(N,2,h,w)` -> frame flow `(N,2,H,W)` in frame px: convex upsampling if trained for it, else bilinear."
+        return convex_upsample(flow, up_logits, self.up) if up_logits is not None else resize_flow(flow, size)
+
+# %% ../nbs/06_approach4.ipynb #c017
 class WarpHeads(nn.Module):
     "From `h_t`: backward flow (latent px) and trust mask; `z_{t+1} = warp(z_t, flow)·mask + residual`; plus a collision logit."
-    def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, mask_bias: float = 8.0, collision_prior: float = 0.05):
+    def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, mask_bias: float = 8.0, collision_prior: float = 0.05, up: int = 0):
         super().__init__()
         if not 0 < collision_prior < 1: raise ValueError(f"WarpHeads: collision_prior must be in (0, 1), got {collision_prior}")
         width = width or hid_ch
-        self.flow = zero_head(hid_ch, 2, width)
+        self.flow = LatentFlowHead(hid_ch, width, up)
         self.mask = zero_head(hid_ch, 1, width)
         nn.init.constant_(self.mask[-1].bias, mask_bias)
         self.residual = zero_head(hid_ch + z_ch + 1, z_ch, width)
@@ -56,38 +75,60 @@ class WarpHeads(nn.Module):
     def forward(self, h: torch.Tensor, z: torch.Tensor) -> dict:
         if h.ndim != 4 or z.ndim != 4 or h.shape[0] != z.shape[0] or h.shape[-2:] != z.shape[-2:]:
             raise ValueError(f"WarpHeads: h (B,hid,h,w) and z (B,C,h,w) must agree in batch and grid, got {tuple(h.shape)} and {tuple(z.shape)}")
-        flow, mask_logit = self.flow(h), self.mask(h)
+        (flow, up_logits), mask_logit = self.flow(h), self.mask(h)
         mask = torch.sigmoid(mask_logit)
         warped = backward_warp(z, flow)
         residual = self.residual(torch.cat([h, warped, mask], 1))
         logit = self.collision(torch.cat([h.mean((-2, -1)), h.amax((-2, -1))], 1))[:, 0]
-        return {'z': warped * mask + residual, 'flow': flow, 'mask_logit': mask_logit, 'mask': mask, 'warped': warped,
-                'residual': residual, 'collision_logit': logit}
+        out = {'z': warped * mask + residual, 'flow': flow, 'mask_logit': mask_logit, 'mask': mask, 'warped': warped,
+               'residual': residual, 'collision_logit': logit}
+        return out if up_logits is None else {**out, 'up_logits': up_logits}
 
-# %% ../nbs/06_approach4.ipynb #c019
+# %% ../nbs/06_approach4.ipynb #c021
 @register('approach4')
 class Approach4(LatentDynamics):
     "Seed approach 4: frozen frame VAE + temporal model whose heads warp the latent (flow, trust mask, residual) and predict collisions."
-    def __init__(self, *, mask_bias: float = 8.0, collision_prior: float = 0.05, occ_target: str = 'fb', **kw):
+    def __init__(self, *, mask_bias: float = 8.0, collision_prior: float = 0.05, occ_target: str = 'fb', render: str = 'latent',
+                 up: bool = False, decode_frac: float = 1.0, **kw):
         super().__init__(**kw)
         if occ_target not in ('fb', 'exact'): raise ValueError(f"approach4: occ_target must be 'fb' or 'exact', got {occ_target!r}")
-        self.occ_target = occ_target
+        if render not in ('latent', 'composite'): raise ValueError(f"approach4: render must be 'latent' or 'composite', got {render!r}")
+        if not 0 < decode_frac <= 1: raise ValueError(f"approach4: decode_frac must be in (0, 1], got {decode_frac}")
+        self.occ_target, self.render, self.decode_frac = occ_target, render, decode_frac
         del self.next_head
         self.heads = WarpHeads(self.temporal.out_ch, self.latent_shape[0], kw.get('head_width'), mask_bias=mask_bias,
-                               collision_prior=collision_prior)
+                               collision_prior=collision_prior, up=self.scale if up else 0)
 
     def predict_next(self, h_t: torch.Tensor, z_t: torch.Tensor) -> dict:
         "The warp heads' outputs; `'z'` is the next latent."
         return self.heads(h_t, z_t)
 
+    def frame_flow(self, out: dict) -> torch.Tensor:
+        "Backward flow `(B,T,2,H,W)` at frame resolution (frame px) from stacked `unroll` outputs."
+        b, t = out['flow'].shape[:2]
+        up = out['up_logits'].flatten(0, 1) if 'up_logits' in out else None
+        return self.heads.flow.to_frame(out['flow'].flatten(0, 1), up, self.size).unflatten(0, (b, t))
+
     def rollout_extras(self, out: dict) -> dict:
         "`flow` (B,n,2,H,W) frame px, `occlusion` (B,n,1,H,W) = 1 - mask, `collision` (B,n) probability."
         b, t = out['flow'].shape[:2]
         occ = F.interpolate((1 - out['mask']).flatten(0, 1), size=self.size, mode='bilinear', align_corners=False)
-        return {'flow': resize_flow(out['flow'], self.size), 'occlusion': occ.unflatten(0, (b, t)),
-                'collision': torch.sigmoid(out['collision_logit'])}
+        return {'flow': self.frame_flow(out), 'occlusion': occ.unflatten(0, (b, t)), 'collision': torch.sigmoid(out['collision_logit'])}
 
-# %% ../nbs/06_approach4.ipynb #c023
+# %% ../nbs/06_approach4.ipynb #c022
+@patch
+def rollout(self: Approach4, context: torch.Tensor, n_future: int) -> dict:
+    "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask."
+    out = LatentDynamics.rollout(self, context, n_future)
+    if self.render == 'latent': return out
+    x, frames = context[:, -1], []
+    for k in range(n_future):
+        vis = 1 - out['occlusion'][:, k]
+        x = backward_warp(x, out['flow'][:, k]) * vis + out['frames'][:, k] * (1 - vis)
+        frames.append(x)
+    return {**out, 'frames': torch.stack(frames, 1).clamp(0, 1), 'frames_latent': out['frames']}
+
+# %% ../nbs/06_approach4.ipynb #c026
 @patch
 def targets(self: Approach4, batch: dict) -> dict:
     "Latent-grid supervision: `flow` (B,T-1,2,h,w) latent px from `flow_bwd`, `visible` (B,T-1,1,h,w) soft trust mask."
@@ -98,37 +139,53 @@ def targets(self: Approach4, batch: dict) -> dict:
         vis = 1 - F.interpolate(ob.flatten(0, 1).float(), size=lat, mode='area').unflatten(0, ob.shape[:2])
     return {'flow': resize_flow(batch['flow_bwd'], lat), 'visible': vis}
 
-# %% ../nbs/06_approach4.ipynb #c024
+# %% ../nbs/06_approach4.ipynb #c027
 @patch
-def loss_terms(self: Approach4, batch: dict) -> dict:
-    "The seed's six terms `latent, flow, occlusion, warped, residual, collision` (+ `frame` with `decoded_loss`)."
+def _check_batch(self: Approach4, batch: dict):
+    "ValueError naming what is missing or misshapen in a training batch."
     need = ['frames', 'flow_bwd', 'collision', 'flow' if self.occ_target == 'fb' else 'occlusion_bwd']
     miss = [k for k in need if k not in batch]
     if miss: raise ValueError(f"approach4.loss_terms: batch lacks {miss} (keys: {sorted(batch)}); build ClevrerClips with a flow source and annotations")
     frames = check_clip(batch['frames']); b, T = frames.shape[:2]
-    for k, ch in [('flow_bwd', 2), ('flow' if self.occ_target == 'fb' else 'occlusion_bwd', None)]:
-        want = (b, T - 1, ch or batch[k].shape[2], *frames.shape[-2:])
+    for k in need[1:]:
+        want = (b, T - 1) if k == 'collision' else (b, T - 1, 1 if k == 'occlusion_bwd' else 2, *frames.shape[-2:])
         if tuple(batch[k].shape) != want: raise ValueError(f"approach4.loss_terms: {k} must be {want}, got {tuple(batch[k].shape)}")
-    if tuple(batch['collision'].shape) != (b, T - 1): raise ValueError(f"approach4.loss_terms: collision must be {(b, T - 1)}, got {tuple(batch['collision'].shape)}")
+
+@patch
+def loss_terms(self: Approach4, batch: dict) -> dict:
+    "The seed's six terms `latent, flow, occlusion, warped, residual, collision` (+ `flow_px, pixel` when composite, `frame` with `decoded_loss`)."
+    self._check_batch(batch)
+    frames = batch['frames']
     z, out = self.clip_outputs(frames, batch.get('latents'))
     tg = self.targets(batch)
     terms = self.next_latent_terms(frames, z, out)
     terms['flow'] = epe_loss(out['flow'], tg['flow'])
     terms['occlusion'] = F.binary_cross_entropy_with_logits(out['mask_logit'], tg['visible'])
-    terms['warped'] = (self.decode(out['warped']) - frames[:, 1:]).abs().mean()
     terms['residual'] = (out['residual'] - (z[:, 1:] - out['warped'] * out['mask']).detach()).abs().mean()
     terms['collision'] = focal_loss(out['collision_logit'], batch['collision'].to(frames))
+    n = out['z'].shape[0] * out['z'].shape[1]
+    k = max(1, round(self.decode_frac * n))
+    idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
+    sel = lambda x: x.flatten(0, 1)[idx]
+    terms['warped'] = (self.vae.decode(sel(out['warped'])) - sel(frames[:, 1:])).abs().mean()
+    if self.render == 'composite':
+        pflow = self.frame_flow(out)
+        terms['flow_px'] = epe_loss(pflow, batch['flow_bwd'])
+        with torch.no_grad(): fill = self.vae.decode(sel(out['z']))
+        vis = F.interpolate(sel(out['mask']), size=self.size, mode='bilinear', align_corners=False)
+        comp = backward_warp(sel(frames[:, :-1]), sel(pflow)) * vis + fill * (1 - vis)
+        terms['pixel'] = (comp - sel(frames[:, 1:])).abs().mean()
     return terms
 
-# %% ../nbs/06_approach4.ipynb #c032
+# %% ../nbs/06_approach4.ipynb #c037
 @patch
 def ttt_flows(self: Approach4, context: torch.Tensor) -> torch.Tensor:
     "Backward flows `(B,Tc-1,2,H,W)` (frame px) that the flow head predicts from `h_t` for the context transitions."
     check_clip(context, 'context')
     if context.shape[1] < 2: raise ValueError(f"ttt_flows needs at least 2 context frames, got {context.shape[1]}")
-    return resize_flow(self.unroll(self.encode(context), context.shape[1] - 1)['flow'], self.size)
+    return self.frame_flow(self.unroll(self.encode(context), context.shape[1] - 1))
 
-# %% ../nbs/06_approach4.ipynb #c033
+# %% ../nbs/06_approach4.ipynb #c038
 @patch
 def ttt_parameters(self: Approach4) -> list:
     "What test-time training adapts: the flow head and the temporal model it shares with the mask and residual heads."

@@ -18,7 +18,7 @@ from .approach2 import LatentDynamics, NextLatentHead, make_temporal, latent_dis
 from .approach3 import epe_loss
 
 # %% auto #0
-__all__ = ['MotionEncoder', 'Approach5']
+__all__ = ['MotionEncoder', 'Approach5', 'MotionLatentCache']
 
 # %% ../nbs/07_approach5.ipynb #c007
 class MotionEncoder(nn.Module):
@@ -42,8 +42,10 @@ _TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, he
 class Approach5(LatentDynamics):
     "Seed approach 5: frozen frame VAE + frozen flow VAE; one temporal model predicts both next latents `[a_{t+1}, m_{t+1}]`."
     def __init__(self, *, flow_vae_preset: str | None = None, flow_vae_path: str | None = None, flow_vae_kwargs: dict | None = None,
-                 flow_vae: nn.Module | None = None, motion_width: int = 64, **kw):
+                 flow_vae: nn.Module | None = None, motion_width: int = 64, decode_frac: float = 1.0, **kw):
         super().__init__(**kw)
+        if not 0 < decode_frac <= 1: raise ValueError(f"approach5: decode_frac must be in (0, 1], got {decode_frac}")
+        self.decode_frac = decode_frac
         self.flow_vae = flow_vae if flow_vae is not None else pretrained_vae(
             'flow', preset=flow_vae_preset or kw.get('vae_preset', 'tiny'), size=self.size, path=flow_vae_path, **(flow_vae_kwargs or {}))
         self.flow_vae.requires_grad_(False).eval()
@@ -124,6 +126,16 @@ def rollout_extras(self: Approach5, out: dict) -> dict:
 
 # %% ../nbs/07_approach5.ipynb #c016
 @patch
+def _clip_latents(self: Approach5, batch: dict):
+    "Appearance latents `(B,T,Ca,h,w)` and true motion latents `(B,T-1,Cf,h,w)` of a batch: cached (`latents`, `motion_latents`) or encoded."
+    frames, fb = batch['frames'], batch['flow_bwd']
+    b, T = frames.shape[:2]
+    a, m = batch.get('latents'), batch.get('motion_latents')
+    for name, x, want in [('latents', a, (b, T, self.app_ch, *self.latent_shape[1:])), ('motion_latents', m, (b, T - 1, self.flow_ch, *self.latent_shape[1:]))]:
+        if x is not None and tuple(x.shape) != want: raise ValueError(f"approach5: cached {name} must be {want}, got {tuple(x.shape)}")
+    return (self.encode_app(frames) if a is None else a.to(frames.dtype)), (self.encode_flow(fb) if m is None else m.to(frames.dtype))
+
+@patch
 def loss_terms(self: Approach5, batch: dict) -> dict:
     "`latent_app`, `latent_flow` (vs encoded truth), `frame` (from appearance only), `flow` (decoded motion vs truth), `motion`."
     for k in ('frames', 'flow_bwd'):
@@ -133,15 +145,32 @@ def loss_terms(self: Approach5, batch: dict) -> dict:
     if T <= self.n_context: raise ValueError(f"a training clip needs more than n_context={self.n_context} frames, got {T}")
     if tuple(fb.shape) != (b, T - 1, 2, *frames.shape[-2:]):
         raise ValueError(f"approach5.loss_terms: flow_bwd must be {(b, T - 1, 2, *frames.shape[-2:])}, got {tuple(fb.shape)}")
-    a, m_true = self.encode_app(frames), self.encode_flow(fb)
+    a, m_true = self._clip_latents(batch)
     m_est = self.motion(a[:, :-1], a[:, 1:])
     out = self.unroll(self.joint(a, m_est.detach()), T - 1, feedback_from=self.n_context)
     pa, pm = self.split(out['z'])
+    n = b * (T - 1); k = max(1, round(self.decode_frac * n))
+    idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
+    sel = lambda x: x.flatten(0, 1)[idx][None]
     return {'latent_app': latent_distance(pa, a[:, 1:], self.latent_kind), 'latent_flow': latent_distance(pm, m_true, self.latent_kind),
-            'frame': (self.decode(pa) - frames[:, 1:]).abs().mean(), 'flow': epe_loss(self.decode_flow(pm), fb),
+            'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(), 'flow': epe_loss(self.decode_flow(sel(pm)), sel(fb)),
             'motion': (m_est - m_true).abs().mean()}
 
-# %% ../nbs/07_approach5.ipynb #c022
+# %% ../nbs/07_approach5.ipynb #c017
+class MotionLatentCache(torch.utils.data.Dataset):
+    "Wraps a clip dataset (with `flow_bwd`) and adds the frozen VAEs' `latents (T,Ca,h,w)` and `motion_latents (T-1,Cf,h,w)`, computed once."
+    def __init__(self, ds, model: Approach5, *, batch_size: int = 16):
+        self.ds, a, m = ds, [], []
+        with torch.no_grad():
+            for b in torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False):
+                if 'flow_bwd' not in b: raise ValueError("MotionLatentCache: the clips have no 'flow_bwd' (build ClevrerClips with a flow source)")
+                a.append(model.encode_app(b['frames']).cpu()); m.append(model.encode_flow(b['flow_bwd']).cpu())
+        self.latents, self.motion_latents = torch.cat(a), torch.cat(m)
+
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i) -> dict: return {**self.ds[i], 'latents': self.latents[i], 'motion_latents': self.motion_latents[i]}
+
+# %% ../nbs/07_approach5.ipynb #c025
 @patch
 def ttt_flows(self: Approach5, context: torch.Tensor) -> torch.Tensor:
     "Backward flows `(B,Tc-1,2,H,W)` decoded from the motion latents predicted from `h_t` for the context transitions."
@@ -155,7 +184,7 @@ def ttt_parameters(self: Approach5) -> list:
     "What test-time training adapts: the motion (flow) head and the shared temporal model."
     return [*self.temporal.parameters(), *self.motion_head.parameters()]
 
-# %% ../nbs/07_approach5.ipynb #c025
+# %% ../nbs/07_approach5.ipynb #c028
 @patch
 def drive(self: Approach5, context: torch.Tensor, motion: torch.Tensor, n_future: int) -> dict:
     "Roll out `context`'s appearance with the motion input forced to `motion (B,>=Tc+n_future-2,Cf,h,w)` (latents into frames 1, 2, ...)."
@@ -176,7 +205,7 @@ def drive(self: Approach5, context: torch.Tensor, motion: torch.Tensor, n_future
     p = torch.stack(outs, 1)
     return {'frames': self.decode(p).clamp(0, 1), 'flow': self.decode_flow(self.split(p)[1])}
 
-# %% ../nbs/07_approach5.ipynb #c026
+# %% ../nbs/07_approach5.ipynb #c029
 @patch
 def swap_effects(self: Approach5, ctx_a: torch.Tensor, ctx_b: torch.Tensor) -> dict:
     "Per clip, change of the next predicted flow (EPE, px) and frame (L1) when A's context appearance or motion stream is B's."

@@ -15,7 +15,7 @@ from .ttt import TTT, supports_ttt, jsonable
 # %% auto #0
 __all__ = ['PUBLISHED', 'PUBLISHED_SOURCE', 'MODEL_NOTES', 'FLOW_SUPERVISED', 'README_FIGURES', 'published_table', 'flow_note',
            'model_notes', 'evaluate_all', 'fmt_seconds', 'summary_table', 'results_markdown', 'write_results',
-           'readme_results', 'side_by_side', 'rollout_grid', 'rollout_gif', 'rollout_viewer']
+           'readme_results', 'plot_steps', 'side_by_side', 'rollout_grid', 'rollout_gif', 'rollout_viewer']
 
 # %% ../nbs/09_evaluation.ipynb #e008
 PUBLISHED = {'PredRNN': dict(psnr=31.34, ssim=0.90, lpips=0.17), 'SlotFormer': dict(psnr=30.21, ssim=0.89, lpips=0.11)}
@@ -112,7 +112,7 @@ def results_markdown(results: dict, meta: dict, protocol: dict, *, skipped: dict
     facts = {}
     for n, m in meta.items():
         for part in (m.get('notes') or '').split('; ') if n in results else []:
-            if any(w in part for w in ('fallback', 'stands in', 'RAFT', 'from scratch', 'TINY')): facts.setdefault(part, []).append(n)
+            if not part.startswith('flow: ') and any(w in part for w in ('fallback', 'stands in', 'RAFT', 'from scratch', 'TINY')): facts.setdefault(part, []).append(n)
     fb += [f"{part}: {', '.join(names)}." for part, names in facts.items()]
     out = [head, '', summary_table(results, meta), '', '**Offline fallbacks and notes.**', ''] + [f'- {x}' for x in fb]
     if skipped: out += ['', '**Not evaluated.** ' + '; '.join(f'{k}: {v}' for k, v in skipped.items()) + '.']
@@ -143,6 +143,38 @@ def readme_results(fig_dir) -> str:
     return '\n\n'.join(parts)
 
 # %% ../nbs/09_evaluation.ipynb #e025
+_TITLES = {'psnr': 'PSNR (dB) ↑', 'ssim': 'SSIM ↑', 'lpips': 'LPIPS ↓', 'epe': 'flow EPE (px) ↓', 'box_iou': 'box IoU ↑'}
+
+def plot_steps(results: dict, *, keys=('psnr', 'ssim', 'lpips', 'epe'), path=None, title: str | None = None):
+    "Per-step curves of `{name: evaluate result}`: one colour per model in every panel, `+ttt` rows dashed in their model's colour, baselines grey; LPIPS says n/a when not computed."
+    import matplotlib.pyplot as plt
+    bases = list(dict.fromkeys(n.split('+')[0] for n in results))
+    grey = {'copy_last': '0.55', 'true_flow_warp': '0.2'}
+    cyc = iter(plt.rcParams['axes.prop_cycle'].by_key()['color'] * 3)
+    colour = {b: grey.get(b) or next(cyc) for b in bases}
+    keys = [k for k in keys if k == 'lpips' or any(r.get(k) is not None for r in results.values())]
+    fig, axs = plt.subplots(1, len(keys), figsize=(3.6 * len(keys) + 1.6, 3.1), squeeze=False)
+    for ax, k in zip(axs[0], keys):
+        ax.set_title(_TITLES.get(k, k), fontsize=9); ax.set_xlabel('rollout step')
+        have = [(n, r[k]) for n, r in results.items() if r.get(k) is not None]
+        if not have:
+            note = next((r['lpips_note'] for r in results.values() if r.get('lpips_note')), 'not computed')
+            ax.text(0.5, 0.5, f'{k.upper()}: {note}'.replace('weights', 'backbone weights'), ha='center', va='center', fontsize=8, wrap=True, transform=ax.transAxes)
+            ax.set_xticks([]); ax.set_yticks([]); continue
+        for n, v in have:
+            v = np.asarray(v, dtype=float)
+            ax.plot(np.arange(1, len(v) + 1), v, '--' if n.endswith('+ttt') else '-', marker='o', ms=2.5, lw=1.3, color=colour[n.split('+')[0]], label=n)
+    handles, labels = [], []
+    for ax in axs[0]:
+        for h, l in zip(*ax.get_legend_handles_labels()):
+            if l not in labels: handles.append(h); labels.append(l)
+    fig.legend(handles, labels, loc='center right', fontsize=7, frameon=False)
+    if title: fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1 - 1.5 / fig.get_figwidth(), 1))
+    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
+    return fig
+
+# %% ../nbs/09_evaluation.ipynb #e028
 def _uint8(x) -> np.ndarray:
     "A `(3,H,W)` float image in [0,1] as `(H,W,3)` uint8."
     x = torch.as_tensor(x).detach().float().cpu()
@@ -163,7 +195,7 @@ def side_by_side(panels: dict, *, scale: int = 2, label_h: int = 12, gap: int = 
         draw.text((i * (W + gap) + 1, 0), str(label)[:max(1, W // 6)], fill='black', font=font)
     return canvas
 
-# %% ../nbs/09_evaluation.ipynb #e027
+# %% ../nbs/09_evaluation.ipynb #e030
 def _panel(x, max_mag: float | None = None) -> np.ndarray:
     "`(C,H,W)` as `(H,W,3)` uint8: C=3 an image in [0,1], C=2 a flow (colour wheel, `cvp.flow.flow_to_rgb`), C=1 a mask in [0,1] (grey)."
     x = torch.as_tensor(x).detach().float().cpu()
@@ -193,7 +225,7 @@ def rollout_grid(rows: dict, *, scale: int = 2, label_w: int = 100, gap: int = 2
             im.paste(Image.fromarray(_panel(v[t], mag)).resize((W, H), Image.NEAREST), (label_w + t * (W + gap), y))
     return im
 
-# %% ../nbs/09_evaluation.ipynb #e029
+# %% ../nbs/09_evaluation.ipynb #e032
 def rollout_gif(videos: list, path, *, fps: int = 3, scale: int = 2) -> Path:
     "Animated GIF: frame t stacks, for each video `{label: (T,3,H,W)}`, its panels at step t side by side; written atomically to `path`."
     from cvp.data import atomic_write
@@ -212,7 +244,7 @@ def rollout_gif(videos: list, path, *, fps: int = 3, scale: int = 2) -> Path:
         frames[0].save(tmp, format='GIF', save_all=True, append_images=frames[1:], duration=int(1000 / fps), loop=0)
     return path
 
-# %% ../nbs/09_evaluation.ipynb #e031
+# %% ../nbs/09_evaluation.ipynb #e034
 def _png(im: Image.Image) -> bytes:
     "PNG bytes of a PIL image."
     buf = io.BytesIO(); im.save(buf, format='PNG'); return buf.getvalue()
