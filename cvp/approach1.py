@@ -99,23 +99,28 @@ class ClipGridEncoder(nn.Module):
 
 # %% ../nbs/03_approach1.ipynb #c020
 class FlowResidualDecoder(nn.Module):
-    "Hidden grid `(B,hid,g,g)` + current frame -> features `(B,dec_ch+skip_ch,H/2,W/2)` that the flow and residual heads read."
-    def __init__(self, *, hid_ch: int, dec_ch: int, skip_ch: int, size: tuple):
+    "Hidden grid `(B,hid,g,g)` + current frame -> features `(B,out_ch,H/2,W/2)` for the flow and residual heads; a fine ConvLSTM keeps the skip's past."
+    def __init__(self, *, hid_ch: int, dec_ch: int, skip_ch: int, fine_ch: int, size: tuple):
         super().__init__()
         self.size = tuple(size)
-        self.up1 = conv_block(hid_ch, dec_ch)                    # at H/4
-        self.skip = conv_block(3, skip_ch, stride=2)             # shallow conv skip: the current frame at H/2
-        self.up2 = conv_block(dec_ch + skip_ch, dec_ch)          # at H/2
-        self.out_ch = dec_ch + skip_ch
+        self.up1 = conv_block(hid_ch, dec_ch)                              # at H/4
+        self.skip = conv_block(3, skip_ch, stride=2)                       # shallow conv skip: the current frame at H/2
+        self.fine = ConvLSTMCell(skip_ch, fine_ch) if fine_ch else None    # its memory at H/2: where edges were
+        self.up2 = conv_block(dec_ch + skip_ch + fine_ch, dec_ch)          # at H/2
+        self.out_ch = dec_ch + skip_ch + fine_ch
 
-    def forward(self, h: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor, frame: torch.Tensor, state=None):
+        "Returns (features, fine ConvLSTM state)."
         H, W = self.size
         if frame.ndim != 4 or tuple(frame.shape[-2:]) != self.size or frame.shape[0] != h.shape[0]:
             raise ValueError(f"FlowResidualDecoder: frame must be (B={h.shape[0]},3,{H},{W}), got {tuple(frame.shape)}")
         x = self.up1(F.interpolate(h, size=(H // 4, W // 4), mode='bilinear', align_corners=False))
         x = F.interpolate(x, size=(H // 2, W // 2), mode='bilinear', align_corners=False)
         s = self.skip(frame)
-        return torch.cat([self.up2(torch.cat([x, s], 1)), s], 1)
+        if self.fine is not None:
+            hf, state = self.fine(s, state)
+            s = torch.cat([s, hf], 1)
+        return torch.cat([self.up2(torch.cat([x, s], 1)), s], 1), state
 
 # %% ../nbs/03_approach1.ipynb #c023
 def epe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -139,8 +144,8 @@ class Approach1(CVPModel):
     "approach1: open_clip ViT patch grid -> ConvLSTM; flow, residual, box and collision heads on one hidden state; next = warp(frame, flow) + residual."
     def __init__(self, *, size: int = 64, n_context: int = 6, clip_model: str = TINY_VIT, clip_pretrained: str | None = None,
                  encoder_label: str = TINY_LABEL, vit_patch: int = 8, vit_width: int = 64, vit_layers: int = 2,
-                 freeze_encoder: bool = False, feat_ch: int = 32, hid_ch: int = 32, dec_ch: int = 16, skip_ch: int = 8,
-                 n_objects: int = 8, feedback: float = 1.0, detach_feedback: bool = False,
+                 freeze_encoder: bool = False, feat_ch: int = 32, hid_ch: int = 32, dec_ch: int = 16, skip_ch: int = 8, fine_ch: int = 8,
+                 res_scale: float = 0.1, n_objects: int = 8, feedback: float = 1.0, detach_feedback: bool = False,
                  focal_alpha: float = 0.25, focal_gamma: float = 2.0, loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         if size % 4: raise ValueError(f"Approach1: size must be divisible by 4, got {size}")
@@ -153,7 +158,8 @@ class Approach1(CVPModel):
         if freeze_encoder: self.encoder.requires_grad_(False)
         self.proj = nn.Conv2d(self.encoder.out_ch, feat_ch, 1)
         self.lstm = ConvLSTMCell(feat_ch, hid_ch)
-        self.decoder = FlowResidualDecoder(hid_ch=hid_ch, dec_ch=dec_ch, skip_ch=skip_ch, size=self.size)
+        self.decoder = FlowResidualDecoder(hid_ch=hid_ch, dec_ch=dec_ch, skip_ch=skip_ch, fine_ch=fine_ch, size=self.size)
+        self.res_scale = res_scale
         self.flow_head = ZeroConv2d(self.decoder.out_ch, 2)          # backward flow t+1 -> t in frame pixels, exactly 0 at init
         self.res_head = ZeroConv2d(self.decoder.out_ch + 3, 3)       # residual from [features, warped frame], exactly 0 at init
         pooled = hid_ch * 16                                          # the hidden state pooled to 4x4
@@ -173,16 +179,17 @@ def encode(self: Approach1, frames: torch.Tensor) -> torch.Tensor:
 @patch
 def step(self: Approach1, feat: torch.Tensor, frame: torch.Tensor, state=None):
     "One step: update the ConvLSTM with `feat` (of `frame`), read every head from its hidden state; returns (outputs, state)."
-    h, state = self.lstm(feat, state)
-    f = self.decoder(h, frame)                                                        # (B,C,H/2,W/2)
+    cs, fs = state if state is not None else (None, None)
+    h, cs = self.lstm(feat, cs)
+    f, fs = self.decoder(h, frame, fs)                                                 # (B,C,H/2,W/2)
     flow = F.interpolate(self.flow_head(f), size=self.size, mode='bilinear', align_corners=False)
     warped = backward_warp(frame, flow)
-    res = self.res_head(torch.cat([f, F.avg_pool2d(warped, 2)], 1))
+    res = self.res_scale * self.res_head(torch.cat([f, F.avg_pool2d(warped, 2)], 1))
     residual = F.interpolate(res, size=self.size, mode='bilinear', align_corners=False)
     pooled = F.adaptive_avg_pool2d(h, 4)
     boxes = torch.sigmoid(self.box_head(pooled)).view(-1, self.n_objects, 4)
     return dict(frame=warped + residual, flow=flow, warped=warped, residual=residual, boxes=boxes,
-                collision_logit=self.coll_head(pooled)[:, 0]), state
+                collision_logit=self.coll_head(pooled)[:, 0]), (cs, fs)
 
 # %% ../nbs/03_approach1.ipynb #c033
 @patch
