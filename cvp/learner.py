@@ -80,7 +80,8 @@ def register(name:str):
     def deco(cls):
         if not (isinstance(cls, type) and issubclass(cls, CVPModel)): raise TypeError(f'register({name!r}): {cls!r} is not a CVPModel subclass')
         old = REGISTRY.get(name)
-        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        # the same class defined again (a re-run notebook cell, or a notebook defining what its module exports) replaces itself
+        if old is not None and old.__qualname__ != cls.__qualname__:
             raise ValueError(f'register({name!r}): name already taken by {old.__module__}.{old.__qualname__}')
         cls.registry_name = name; REGISTRY[name] = cls
         return cls
