@@ -122,14 +122,15 @@ class FlowResidualDecoder(nn.Module):
             s = torch.cat([s, hf], 1)
         return torch.cat([self.up2(torch.cat([x, s], 1)), s], 1), state
 
-# %% ../nbs/03_approach1.ipynb #c023
-def epe_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    "Mean end-point error (Euclidean distance in pixels) between flows `(...,2,H,W)`; differentiable at 0."
+# %% ../nbs/03_approach1.ipynb #c024
+def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    "Mean smoothed end-point error `sqrt(|pred-target|^2 + eps^2) - eps` over flows `(...,2,H,W)` in pixels; `eps=0` is the EPE."
     if pred.shape != target.shape or pred.ndim < 3 or pred.shape[-3] != 2:
         raise ValueError(f"epe_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be equal (...,2,H,W)")
-    return ((pred - target).pow(2).sum(-3) + 1e-12).sqrt().mean()
+    e2 = max(eps, 1e-6) ** 2                     # differentiable at 0 even for eps = 0
+    return ((pred - target).pow(2).sum(-3) + e2).sqrt().mean() - max(eps, 1e-6)
 
-# %% ../nbs/03_approach1.ipynb #c025
+# %% ../nbs/03_approach1.ipynb #c026
 def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     "L1 between boxes `(...,N,4)` over the slots where `valid (...,N)` is True (0 if none is; NaN targets of invalid slots are ignored)."
     if pred.shape != target.shape or valid.shape != pred.shape[:-1]:
@@ -138,14 +139,14 @@ def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor)
     diff = torch.where(m, (pred - torch.nan_to_num(target)).abs(), torch.zeros_like(pred))
     return diff.sum() / m.sum().clamp(min=1)
 
-# %% ../nbs/03_approach1.ipynb #c028
+# %% ../nbs/03_approach1.ipynb #c029
 @register('approach1')
 class Approach1(CVPModel):
     "approach1: open_clip ViT patch grid -> ConvLSTM; flow, residual, box and collision heads on one hidden state; next = warp(frame, flow) + residual."
     def __init__(self, *, size: int = 64, n_context: int = 6, clip_model: str = TINY_VIT, clip_pretrained: str | None = None,
                  encoder_label: str = TINY_LABEL, vit_patch: int = 8, vit_width: int = 64, vit_layers: int = 2,
                  freeze_encoder: bool = False, feat_ch: int = 32, hid_ch: int = 32, dec_ch: int = 16, skip_ch: int = 8, fine_ch: int = 8,
-                 res_scale: float = 0.1, n_objects: int = 8, feedback: float = 1.0, detach_feedback: bool = False,
+                 res_scale: float = 0.1, flow_eps: float = 1.0, n_objects: int = 8, feedback: float = 1.0, detach_feedback: bool = False,
                  focal_alpha: float = 0.25, focal_gamma: float = 2.0, loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         if size % 4: raise ValueError(f"Approach1: size must be divisible by 4, got {size}")
@@ -159,7 +160,7 @@ class Approach1(CVPModel):
         self.proj = nn.Conv2d(self.encoder.out_ch, feat_ch, 1)
         self.lstm = ConvLSTMCell(feat_ch, hid_ch)
         self.decoder = FlowResidualDecoder(hid_ch=hid_ch, dec_ch=dec_ch, skip_ch=skip_ch, fine_ch=fine_ch, size=self.size)
-        self.res_scale = res_scale
+        self.res_scale, self.flow_eps = res_scale, flow_eps
         self.flow_head = ZeroConv2d(self.decoder.out_ch, 2)          # backward flow t+1 -> t in frame pixels, exactly 0 at init
         self.res_head = ZeroConv2d(self.decoder.out_ch + 3, 3)       # residual from [features, warped frame], exactly 0 at init
         pooled = hid_ch * 16                                          # the hidden state pooled to 4x4
@@ -167,7 +168,7 @@ class Approach1(CVPModel):
         self.coll_head = nn.Sequential(nn.Flatten(), nn.Linear(pooled, 64), nn.SiLU(), nn.Linear(64, 1))
         nn.init.constant_(self.coll_head[-1].bias, math.log(0.01 / 0.99))   # focal-loss prior p = 0.01 (Lin et al. 2017)
 
-# %% ../nbs/03_approach1.ipynb #c031
+# %% ../nbs/03_approach1.ipynb #c032
 @patch
 def encode(self: Approach1, frames: torch.Tensor) -> torch.Tensor:
     "Frames `(B,3,H,W)` in [0,1] -> ConvLSTM input `(B,feat_ch,gh,gw)`: the encoder's patch grid, projected."
@@ -175,7 +176,7 @@ def encode(self: Approach1, frames: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"Approach1: frames must be (B,3,{self.size[0]},{self.size[1]}), got {tuple(frames.shape)}")
     return self.proj(self.encoder(frames))
 
-# %% ../nbs/03_approach1.ipynb #c032
+# %% ../nbs/03_approach1.ipynb #c033
 @patch
 def step(self: Approach1, feat: torch.Tensor, frame: torch.Tensor, state=None):
     "One step: update the ConvLSTM with `feat` (of `frame`), read every head from its hidden state; returns (outputs, state)."
@@ -191,7 +192,7 @@ def step(self: Approach1, feat: torch.Tensor, frame: torch.Tensor, state=None):
     return dict(frame=warped + residual, flow=flow, warped=warped, residual=residual, boxes=boxes,
                 collision_logit=self.coll_head(pooled)[:, 0]), (cs, fs)
 
-# %% ../nbs/03_approach1.ipynb #c033
+# %% ../nbs/03_approach1.ipynb #c034
 @patch
 def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, feedback: float = 1.0) -> dict:
     "Run `n_steps` steps: step t reads real frame t while t < n_real, then (with probability `feedback` while real frames remain) the last prediction."
@@ -211,7 +212,7 @@ def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, fee
         outs.append(o)
     return {k: torch.stack([o[k] for o in outs], 1) for k in outs[0]}
 
-# %% ../nbs/03_approach1.ipynb #c036
+# %% ../nbs/03_approach1.ipynb #c037
 @patch
 def loss_terms(self: Approach1, batch: dict) -> dict:
     "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE; box L1; collision focal (where the batch has targets)."
@@ -223,14 +224,14 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
     tgt = frames[:, 1:]
     terms = dict(frame=(o['frame'] - tgt).abs().mean(), warped=(o['warped'] - tgt).abs().mean(),
                  residual=(o['residual'] - (tgt - o['warped']).detach()).abs().mean())
-    if 'flow_bwd' in batch: terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'])
+    if 'flow_bwd' in batch: terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'], self.flow_eps)
     if 'boxes' in batch and 'box_valid' in batch:
         terms['box'] = masked_box_l1(o['boxes'], batch['boxes'][:, 1:], batch['box_valid'][:, 1:])
     if 'collision' in batch:
         terms['collision'] = focal_loss(o['collision_logit'], batch['collision'], alpha=self.focal_alpha, gamma=self.focal_gamma)
     return terms
 
-# %% ../nbs/03_approach1.ipynb #c041
+# %% ../nbs/03_approach1.ipynb #c042
 @patch
 def rollout(self: Approach1, context: torch.Tensor, n_future: int) -> dict:
     "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow, collision probability, boxes."
@@ -242,7 +243,7 @@ def rollout(self: Approach1, context: torch.Tensor, n_future: int) -> dict:
     return dict(frames=o['frame'][:, s].clamp(0, 1), flow=o['flow'][:, s], collision=torch.sigmoid(o['collision_logit'][:, s]),
                 boxes=o['boxes'][:, s], warped=o['warped'][:, s].clamp(0, 1))
 
-# %% ../nbs/03_approach1.ipynb #c045
+# %% ../nbs/03_approach1.ipynb #c046
 @patch
 def ttt_flows(self: Approach1, context: torch.Tensor) -> torch.Tensor:
     "Backward flows `(B,Tc-1,2,H,W)` predicted for the context transitions t->t+1 from the hidden state after real frame t."
@@ -255,7 +256,7 @@ def ttt_parameters(self: Approach1) -> list:
     "The parameters test-time training adapts: the flow head and the trunk it reads (encoder, projection, ConvLSTM, decoder)."
     return [p for mod in (self.encoder, self.proj, self.lstm, self.decoder, self.flow_head) for p in mod.parameters() if p.requires_grad]
 
-# %% ../nbs/03_approach1.ipynb #c050
+# %% ../nbs/03_approach1.ipynb #c051
 def plot_rollout(model, sample: dict, n_context: int, n_future: int, *, title: str = '', path=None, max_cols: int = 10):
     "Rows: ground truth, prediction, predicted flow, true flow (if in `sample`), |error|; columns: future steps. Returns the figure."
     import matplotlib.pyplot as plt
@@ -283,7 +284,7 @@ def plot_rollout(model, sample: dict, n_context: int, n_future: int, *, title: s
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110)
     return fig
 
-# %% ../nbs/03_approach1.ipynb #c062
+# %% ../nbs/03_approach1.ipynb #c063
 def jsonable(o):
     "numpy arrays / scalars and tensors as plain Python, recursively (for results files)."
     if isinstance(o, dict): return {str(k): jsonable(v) for k, v in o.items()}

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['RAFT_MODELS', 'CHECKPOINT_DIR', 'flow_to_rgb', 'flow_legend', 'WeightsUnavailable', 'raft_weights', 'raft_hub_file',
            'pretrained_raft_available', 'load_raft', 'raft_geometry', 'raft_predictions', 'raft_flow', 'sequence_loss',
-           'RAFTFlow', 'FlowPairs', 'train_raft', 'load_raft_source', 'build_flow_cache', 'precompute_flows',
-           'evaluate_flow', 'flow_table', 'plot_flow_comparison', 'raft_throughput']
+           'motion_balanced_weights', 'RAFTFlow', 'FlowPairs', 'train_raft', 'load_raft_source', 'build_flow_cache',
+           'precompute_flows', 'evaluate_flow', 'flow_table', 'plot_flow_comparison', 'raft_throughput']
 
 # %% ../nbs/01_flow.ipynb #c008
 def _colorwheel() -> torch.Tensor:
@@ -100,27 +100,30 @@ def pretrained_raft_available(name: str = 'raft_large', weights: str = 'DEFAULT'
     return raft_hub_file(name, weights).is_file()
 
 # %% ../nbs/01_flow.ipynb #c019
-def _state_dict_from_file(path: Path, name: str) -> dict:
-    "RAFT state_dict from a plain state_dict file or a cvp checkpoint (keys under `raft.`), checked against `name`."
+def _state_dict_from_file(path: Path, name: str) -> tuple:
+    "(RAFT state_dict, model config) from a plain state_dict file or a cvp checkpoint (keys under `raft.`), checked against `name`."
     try: ck = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{path}: cannot read a RAFT checkpoint ({type(e).__name__}: {e})") from e
     if not isinstance(ck, dict): raise ValueError(f"{path}: expected a state_dict or a cvp checkpoint dict, got {type(ck).__name__}")
+    cfg = {}
     if 'model' in ck:
-        arch = (ck.get('model_config') or ck.get('config') or {}).get('arch', name)
-        if arch != name: raise ValueError(f"{path} holds a {arch} checkpoint, not {name}")
+        cfg = ck.get('model_config') or {}
+        if cfg.get('arch', name) != name: raise ValueError(f"{path} holds a {cfg['arch']} checkpoint, not {name}")
         ck = ck['model']
-    return {k.removeprefix('raft.'): v for k, v in ck.items()}
+    return {k.removeprefix('raft.'): v for k, v in ck.items()}, cfg
 
 def load_raft(name: str = 'raft_large', weights='DEFAULT', device=None) -> nn.Module:
     "torchvision RAFT `name` with pretrained `weights` ('DEFAULT' / enum name), a local checkpoint path, or None (random); eval mode."
     build, enum = _raft_entry(name)
+    cfg = {}
     if weights is None:
         model, source = build(weights=None), f"{name}-random"
     elif isinstance(weights, Path) or (isinstance(weights, str) and (weights.endswith(('.pt', '.pth')) or os.sep in weights)):
         path = Path(weights)
         if not path.is_file(): raise FileNotFoundError(f"RAFT checkpoint {path} does not exist")
         model = build(weights=None)
-        try: model.load_state_dict(_state_dict_from_file(path, name))
+        sd, cfg = _state_dict_from_file(path, name)
+        try: model.load_state_dict(sd)
         except RuntimeError as e: raise ValueError(f"{path} is not a {name} checkpoint: {str(e)[:300]}") from None
         source = path.stem if path.stem.startswith(name + '-') else f"{name}-{path.stem}"
     else:
@@ -133,7 +136,8 @@ def load_raft(name: str = 'raft_large', weights='DEFAULT', device=None) -> nn.Mo
                 f"on a machine with internet and either copy it to {f} (the torch hub cache, $TORCH_HOME) or pass "
                 f"weights='/path/to/{f.name}' to load_raft.") from e
         source = f"{name}-{w.name}"
-    model.cvp = {'name': name, 'source': source, 'transforms': enum.DEFAULT.transforms()}
+    # min_size: the input size RAFT was trained to see (a cvp checkpoint records it; torchvision's weights: 128)
+    model.cvp = {'name': name, 'source': source, 'transforms': enum.DEFAULT.transforms(), 'min_size': cfg.get('min_size', 128)}
     return model.to(device or 'cpu').eval()
 
 # %% ../nbs/01_flow.ipynb #c023
@@ -154,11 +158,12 @@ def _check_pair(img1: torch.Tensor, img2: torch.Tensor):
     lo, hi = min(img1.min(), img2.min()).item(), max(img1.max(), img2.max()).item()
     if lo < -1e-3 or hi > 1 + 1e-3: raise ValueError(f"images must be in [0,1], got values in [{lo:.3g}, {hi:.3g}]")
 
-def raft_predictions(model, img1: torch.Tensor, img2: torch.Tensor, iters: int = 12, min_size: int = 128) -> list:
+def raft_predictions(model, img1: torch.Tensor, img2: torch.Tensor, iters: int = 12, min_size: int | None = None) -> list:
     "Flow `(B,2,H,W)` in clip pixels after each of RAFT's `iters` refinements, for frames `(B,3,H,W)` in [0,1] (differentiable)."
     _check_pair(img1, img2)
     net = getattr(model, 'raft', model)
     tf = getattr(net, 'cvp', {}).get('transforms') or Raft_Small_Weights.DEFAULT.transforms()
+    min_size = min_size or getattr(net, 'cvp', {}).get('min_size', 128)
     h, w = img1.shape[-2:]
     g = raft_geometry(h, w, min_size)
     (H1, W1), (l, r, t, b) = g['size'], g['pad']
@@ -174,7 +179,7 @@ def raft_predictions(model, img1: torch.Tensor, img2: torch.Tensor, iters: int =
         out.append(f * scale)
     return out
 
-def raft_flow(model, img1: torch.Tensor, img2: torch.Tensor, *, iters: int = 12, amp: bool | None = None, min_size: int = 128) -> torch.Tensor:
+def raft_flow(model, img1: torch.Tensor, img2: torch.Tensor, *, iters: int = 12, amp: bool | None = None, min_size: int | None = None) -> torch.Tensor:
     "RAFT flow img1 -> img2 `(B,2,H,W)` in clip pixels (last iteration, no grad); fp16 autocast when `amp` (default: on CUDA)."
     amp = img1.device.type == 'cuda' if amp is None else amp
     with torch.no_grad(), torch.autocast(img1.device.type, dtype=torch.float16, enabled=bool(amp) and img1.device.type == 'cuda'):
@@ -182,27 +187,36 @@ def raft_flow(model, img1: torch.Tensor, img2: torch.Tensor, *, iters: int = 12,
 
 # %% ../nbs/01_flow.ipynb #c032
 def sequence_loss(preds: list, gt: torch.Tensor, valid: torch.Tensor | None = None, gamma: float = 0.8) -> torch.Tensor:
-    "RAFT's loss: sum_i gamma^(N-1-i) * mean |pred_i - gt| (L1 over x,y) on `valid (B,1,H,W)` pixels."
+    "RAFT's loss: sum_i gamma^(N-1-i) * mean |pred_i - gt| (L1 over x,y) over `valid (B,1,H,W)` pixels (or weighted by it)."
     v = torch.ones_like(gt[:, :1]) if valid is None else valid.to(gt.dtype)
     if v.shape != gt[:, :1].shape: raise ValueError(f"valid must be (B,1,H,W) matching flow {tuple(gt.shape)}, got {tuple(v.shape)}")
     denom = v.sum().clamp_min(1) * gt.shape[1]
     n = len(preds)
     return sum(gamma ** (n - 1 - i) * ((p - gt).abs() * v).sum() / denom for i, p in enumerate(preds))
 
-# %% ../nbs/01_flow.ipynb #c035
+# %% ../nbs/01_flow.ipynb #c036
+def motion_balanced_weights(flow: torch.Tensor, valid: torch.Tensor | None = None, moving_share: float = 0.5, moving: float = 0.5) -> torch.Tensor:
+    "Per-pixel loss weights `(B,1,H,W)` summing to 1: `moving_share` on valid pixels with |flow| > `moving`, the rest on the other valid ones."
+    v = torch.ones_like(flow[:, :1]) if valid is None else valid.to(flow.dtype)
+    m = v * (flow.norm(dim=1, keepdim=True) > moving).to(flow.dtype)
+    s = v - m
+    if moving_share <= 0 or m.sum() == 0 or s.sum() == 0: return v / v.sum().clamp_min(1)
+    return moving_share * m / m.sum() + (1 - moving_share) * s / s.sum()
+
+# %% ../nbs/01_flow.ipynb #c038
 from .learner import CVPModel, register, build_model, fit, TrainConfig, History, atomic_torch_save, resolve_device
 
 @register('raft')
 class RAFTFlow(CVPModel):
     "torchvision RAFT (`arch`) as a cvp model: `loss_terms` = RAFT's sequence loss on `image1, image2, flow, valid` batches."
     def __init__(self, *, arch: str = 'raft_small', iters: int = 12, gamma: float = 0.8, min_size: int = 128, zero_init: bool = True,
-                 loss_weights: dict | None = None):
+                 moving_share: float = 0.5, moving: float = 0.5, loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         self.raft = _raft_entry(arch)[0](weights=None)
         if zero_init:     # the last layer of the flow head starts at 0: an untrained model predicts zero flow, not noise
             nn.init.zeros_(self.raft.update_block.flow_head.conv2.weight); nn.init.zeros_(self.raft.update_block.flow_head.conv2.bias)
-        self.raft.cvp = {'name': arch, 'source': f'{arch}-random', 'transforms': _raft_entry(arch)[1].DEFAULT.transforms()}
-        self.arch, self.iters, self.gamma, self.min_size = arch, iters, gamma, min_size
+        self.raft.cvp = {'name': arch, 'source': f'{arch}-random', 'transforms': _raft_entry(arch)[1].DEFAULT.transforms(), 'min_size': min_size}
+        self.arch, self.iters, self.gamma, self.min_size, self.moving_share, self.moving = arch, iters, gamma, min_size, moving_share, moving
 
     def forward(self, img1, img2):
         "Flow img1 -> img2 after every refinement (clip pixels)."
@@ -212,7 +226,7 @@ class RAFTFlow(CVPModel):
         "Sequence loss (trained) and end-point error of the last iteration on valid pixels (monitor: weight it 0)."
         from cvp.metrics import flow_epe
         preds = self(batch['image1'], batch['image2'])
-        seq = sequence_loss(preds, batch['flow'], batch.get('valid'), self.gamma)
+        seq = sequence_loss(preds, batch['flow'], motion_balanced_weights(batch['flow'], batch.get('valid'), self.moving_share, self.moving), self.gamma)
         epe = flow_epe(preds[-1].detach(), batch['flow'], batch.get('valid'))['epe']
         return {'flow_seq': seq, 'epe': torch.tensor(epe, device=seq.device)}
 
@@ -220,7 +234,7 @@ class RAFTFlow(CVPModel):
         "Not applicable: RAFT measures motion between given frames, it does not predict future ones."
         raise TypeError("RAFTFlow estimates flow between two given frames (raft_flow); it has no rollout")
 
-# %% ../nbs/01_flow.ipynb #c037
+# %% ../nbs/01_flow.ipynb #c040
 from .data import cached_frames, ensure_flow_cache, read_flow_cache, flow_cache_path, list_videos, file_lock, atomic_write, DATA_DIR, _hw
 
 class FlowPairs(torch.utils.data.Dataset):
@@ -258,17 +272,18 @@ class FlowPairs(torch.utils.data.Dataset):
             out['flow'][0] *= -1
         return out
 
-# %% ../nbs/01_flow.ipynb #c041
-def _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, data) -> dict:
+# %% ../nbs/01_flow.ipynb #c044
+def _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, data, moving_share, min_size, zero_init) -> dict:
     "The plain dict that identifies a RAFT training run (stored in its checkpoint)."
     return dict(arch=arch, size=list(_hw(size)), strides=list(strides), steps=int(steps), lr=float(lr), batch_size=int(batch_size),
-                iters=int(iters), weight_decay=float(weight_decay), seed=int(seed), data=str(data))
+                iters=int(iters), weight_decay=float(weight_decay), seed=int(seed), data=str(data), moving_share=float(moving_share),
+                min_size=int(min_size), zero_init=bool(zero_init))
 
 def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps: int = 200, lr: float = 4e-4, batch_size: int = 8,
-               iters: int = 6, weight_decay: float = 1e-4, seed: int = 0, device: str = 'auto', ckpt=None, run_dir=None,
-               progress: bool = True) -> tuple:
+               iters: int = 6, weight_decay: float = 1e-4, moving_share: float = 0.5, min_size: int = 128, zero_init: bool = True, seed: int = 0,
+               device: str = 'auto', ckpt=None, run_dir=None, progress: bool = True) -> tuple:
     "Train RAFT `arch` on `root`'s exact train flow with `cvp.learner.fit`; write `ckpt` (if given); returns (model, History)."
-    cfg = _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, Path(root).name)
+    cfg = _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, Path(root).name, moving_share, min_size, zero_init)
     ckpt = Path(ckpt) if ckpt is not None else None
     if ckpt is not None and ckpt.is_file():
         ck = torch.load(ckpt, map_location='cpu', weights_only=True)
@@ -279,7 +294,7 @@ def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps
         import hashlib, json
         run_dir = ckpt.parent/f".{ckpt.stem}-run-{hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]}"
     ds = FlowPairs(root, 'train', size=size, strides=strides, flip=True)
-    model = build_model('raft', arch=arch, iters=iters, loss_weights={'epe': 0.0})
+    model = build_model('raft', arch=arch, iters=iters, min_size=min_size, moving_share=moving_share, zero_init=zero_init, loss_weights={'epe': 0.0})
     t0 = time.time()
     hist = fit(model, ds, cfg=TrainConfig(max_steps=steps, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule='onecycle',
                                          warmup=max(2, steps // 20) if steps >= 4 else 0, grad_clip=1.0, device=device, seed=seed,
@@ -288,13 +303,13 @@ def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps
     seconds = time.time() - t0
     net = model.raft.eval()
     net.cvp = {**net.cvp, 'source': (ckpt.stem if ckpt is not None and ckpt.stem.startswith(arch + '-') else f'{arch}-trained'),
-               'train_seconds': seconds}
+               'min_size': min_size, 'train_seconds': seconds}
     if ckpt is not None:
         atomic_torch_save({'model': net.state_dict(), 'model_config': model.config, 'train_config': cfg, 'train_seconds': seconds,
                            'log': hist.records}, ckpt)
     return net, hist
 
-# %% ../nbs/01_flow.ipynb #c045
+# %% ../nbs/01_flow.ipynb #c048
 CHECKPOINT_DIR = DATA_DIR/'checkpoints'
 
 def load_raft_source(source: str, device=None, checkpoint_dir=None) -> nn.Module:
@@ -310,7 +325,7 @@ def load_raft_source(source: str, device=None, checkpoint_dir=None) -> nn.Module
                                 f"papermill nbs/01_flow.ipynb -p ckpt {path}) or use pretrained weights ({arch}-{enum.DEFAULT.name})")
     return load_raft(arch, path, device)
 
-# %% ../nbs/01_flow.ipynb #c047
+# %% ../nbs/01_flow.ipynb #c050
 def _frames_tensor(frames, device) -> torch.Tensor:
     "uint8 (T,H,W,3) frames -> float (T,3,H,W) in [0,1] on `device`."
     return torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float().div_(255).to(device)
@@ -342,7 +357,7 @@ def build_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), str
         if not path.exists(): write_flow_cache(path, fwd, bwd, fb_occlusion(fwd, bwd), fb_occlusion(bwd, fwd))
     return path
 
-# %% ../nbs/01_flow.ipynb #c048
+# %% ../nbs/01_flow.ipynb #c051
 def precompute_flows(root, split: str, indices=None, source: str = 'raft_large-C_T_SKHT_V2', size=(64, 64), stride: int = 2,
                      shard: str = '0/1', *, model=None, batch_size: int = 8, device=None, iters: int | None = None, progress: bool = True) -> dict:
     "Flow caches of `split` (all videos, or `indices`) for shard 'i/n' of them, with a progress bar; resumable (skips cached videos)."
@@ -357,7 +372,7 @@ def precompute_flows(root, split: str, indices=None, source: str = 'raft_large-C
         build_flow_cache(root, split, v, source, size, stride, model=model, batch_size=batch_size, iters=iters)
     return dict(built=len(todo), skipped=len(indices) - len(todo), seconds=round(time.time() - t0, 1))
 
-# %% ../nbs/01_flow.ipynb #c054
+# %% ../nbs/01_flow.ipynb #c057
 @torch.no_grad()
 def evaluate_flow(predict, root, split: str = 'validation', indices=None, size=64, stride: int = 2, *, max_pairs: int | None = None,
                   batch_size: int = 16, device='cpu', moving: float = 0.5) -> dict:
@@ -384,7 +399,7 @@ def flow_table(results: dict) -> str:
         rows.append(f"| {name} | {r['epe']:.3f} | {r['1px']:.3f} | {r['3px']:.3f} | {r['5px']:.3f} | {r['epe_moving']:.3f} |")
     return '\n'.join(rows)
 
-# %% ../nbs/01_flow.ipynb #c059
+# %% ../nbs/01_flow.ipynb #c062
 def plot_flow_comparison(img1, img2, gt, preds: dict, valid=None, *, max_mag: float | None = None, path=None, title: str | None = None):
     "Rows of pairs: frame t, frame t+1, exact flow, each predicted flow and its EPE map (same colour scale); returns the figure."
     import matplotlib.pyplot as plt
@@ -412,7 +427,7 @@ def plot_flow_comparison(img1, img2, gt, preds: dict, valid=None, *, max_mag: fl
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110, bbox_inches='tight')
     return fig
 
-# %% ../nbs/01_flow.ipynb #c062
+# %% ../nbs/01_flow.ipynb #c065
 def raft_throughput(name: str = 'raft_small', size=(64, 64), batch_size: int = 1, *, iters: int = 12, device='cpu',
                     amp: bool | None = None, repeats: int = 3, warmup: int = 1) -> dict:
     "Frame pairs/s of `raft_flow` for RAFT `name` (random weights: timing only) on `batch_size` pairs at clip `size`."

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 from .warp import backward_warp
-from .learner import CVPModel, build_model, fit, load_model, TrainConfig, set_seed, list_models
+from .learner import CVPModel, build_model, fit, load_model, load_checkpoint, TrainConfig, set_seed, list_models
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'TINY_SIZES', 'photometric_loss', 'supports_ttt', 'check_ttt', 'preserved', 'context_flows', 'ttt_adapt',
@@ -190,7 +190,10 @@ def trained_model(name: str, runs_dir=None, *, preset: str = 'tiny', size: int =
     "(model, info): approach `name` from its checkpoint under `runs_dir`, else (if `allow_tiny`) trained `train_steps` steps in a temp folder: tiny test weights."
     ck = checkpoint_path(runs_dir, name)
     if ck is not None:
-        return load_model(ck).eval(), dict(name=name, weights=f'checkpoint {ck}', checkpoint=str(ck), tiny=False)
+        c = load_checkpoint(ck)
+        secs, steps, bs = c.get('elapsed'), c.get('step'), (c.get('train_config') or {}).get('batch_size')
+        return load_model(ck).eval(), dict(name=name, weights=f'checkpoint {ck}', checkpoint=str(ck), tiny=False, train_seconds=secs,
+                                           train_steps=steps, clips_per_s=steps * bs / secs if secs and steps and bs else None)
     where = f"{Path(runs_dir) / name}/{{best,last}}.pt" if runs_dir is not None else 'no runs_dir given'
     if not allow_tiny: raise FileNotFoundError(f"{name}: no checkpoint ({where})")
     from cvp.synthetic import ensure_mini_clevrer

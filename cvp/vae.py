@@ -41,14 +41,16 @@ class ConvVAE(CVPModel):
 
     @property
     def loss_weights(self) -> dict:
-        "Term weights: `kl` is `beta` unless an explicit `loss_weights` says otherwise."
-        return {'kl': self.beta, **self._explicit_weights}
+        "Term weights: the model's defaults (`kl`: `beta`, ...) unless an explicit `loss_weights` says otherwise."
+        return {**self._default_weights(), **self._explicit_weights}
     @loss_weights.setter
     def loss_weights(self, w): self._explicit_weights = dict(w or {})
+    def _default_weights(self) -> dict: return {'kl': self.beta}
 
     def _to_net(self, x): raise NotImplementedError     # data units -> network input
     def _from_net(self, y): raise NotImplementedError   # raw decoder output -> data units
     def _recon_loss(self, y, x): raise NotImplementedError
+    def _extra_terms(self, y, x) -> dict: return {}      # further loss terms of a subclass
 
     def encode(self, x: torch.Tensor):
         "`x (..., C, H, W)` in data units -> `(mu, logvar)`, each `(..., latent_ch, H/down, W/down)`."
@@ -73,7 +75,8 @@ class ConvVAE(CVPModel):
         mu, logvar = self.encoder(self._to_net(x)).chunk(2, 1)
         logvar = logvar.clamp(-30, 20)
         z = reparameterize(mu, logvar) if self.training else mu
-        return {'recon': self._recon_loss(self.decoder(z), x), 'kl': kl_divergence(mu, logvar)}
+        y = self.decoder(z)
+        return {'recon': self._recon_loss(y, x), 'kl': kl_divergence(mu, logvar), **self._extra_terms(y, x)}
 
     def rollout(self, context, n_future, **kw):
         raise TypeError(f"{type(self).__name__} is a VAE, not a predictor: a VAE does not predict, it has no rollout. "
@@ -99,33 +102,28 @@ class FrameVAE(ConvVAE):
         self.perceptual = float(perceptual)
         self._lpips = [_lpips_vgg()] if self.perceptual > 0 else []   # a list: not a submodule, not in checkpoints
 
-    @property
-    def loss_weights(self) -> dict:
-        return {'kl': self.beta, **({'perceptual': self.perceptual} if self.perceptual > 0 else {}), **self._explicit_weights}
-    @loss_weights.setter
-    def loss_weights(self, w): self._explicit_weights = dict(w or {})
+    def _default_weights(self): return {'kl': self.beta, **({'perceptual': self.perceptual} if self.perceptual > 0 else {})}
 
     def _to_net(self, x): return x * 2 - 1
     def _from_net(self, y): return torch.sigmoid(y)
     def _recon_loss(self, y, x): return (torch.sigmoid(y) - x).abs().mean()
 
-    def loss_terms(self, batch: dict) -> dict:
-        terms = super().loss_terms(batch)
-        if self.perceptual > 0:
-            x, _ = _flat(batch[self.key], 3, 'FrameVAE.loss_terms')
-            net = self._lpips[0].to(x.device)
-            terms['perceptual'] = net(self.reconstruct(x), x, normalize=True).mean()
-        return terms
+    def _extra_terms(self, y, x):
+        if self.perceptual <= 0: return {}
+        net = self._lpips[0].to(x.device)
+        return {'perceptual': net(torch.sigmoid(y), x, normalize=True).mean()}
 
 # %% ../nbs/02_vae.ipynb #c013
 @register('flow_vae')
 class FlowVAE(ConvVAE):
     "VAE of optical flow in pixels (`batch['flow']`): normalised by `flow_scale` px per 64 px of width, L1 in those units."
     in_ch = 2
-    def __init__(self, *, flow_scale: float = 2.0, flow_key: str = 'flow', **kw):
+    def __init__(self, *, flow_scale: float = 2.0, flow_key: str = 'flow', moving_weight: float = 1.0, moving_px: float = 0.5, **kw):
         if flow_key not in ('flow', 'flow_bwd'): raise ValueError(f"FlowVAE: flow_key must be 'flow' or 'flow_bwd', got {flow_key!r}")
         super().__init__(**kw)
-        self.flow_scale, self.key = float(flow_scale), flow_key
+        self.flow_scale, self.key, self.moving_weight, self.moving_px = float(flow_scale), flow_key, float(moving_weight), float(moving_px)
+
+    def _default_weights(self): return {'kl': self.beta, 'recon_moving': self.moving_weight}
 
     def scale_px(self, width: int) -> float:
         "Pixels of flow that map to 1 at this width."
@@ -134,6 +132,10 @@ class FlowVAE(ConvVAE):
     def _to_net(self, x): return x / self.scale_px(x.shape[-1])
     def _from_net(self, y): return y * self.scale_px(y.shape[-1])
     def _recon_loss(self, y, x): return (y - self._to_net(x)).abs().mean()
+    def _extra_terms(self, y, x):
+        "`recon_moving`: the same L1, averaged over the pixels that move more than `moving_px` (0 if none does)."
+        err, moving = (y - self._to_net(x)).abs().mean(1), x.norm(dim=1) > self.moving_px
+        return {'recon_moving': (err * moving).sum() / moving.sum().clamp(min=1)}
 
 # %% ../nbs/02_vae.ipynb #c020
 from .data import ClevrerClips, list_videos, cached_frames, ensure_flow_cache, read_flow_cache, atomic_write, file_lock, DataError
@@ -243,8 +245,8 @@ def plot_flow_reconstructions(vae: FlowVAE, flows: torch.Tensor, path=None, titl
 # %% ../nbs/02_vae.ipynb #c041
 VAE_PRESETS = {
     'tiny': dict(model=dict(latent_ch=4, ch=8, down=8, n_res=0, beta=1e-4), train=dict(train_steps=30, batch_size=8, lr=3e-3)),
-    'demo': dict(model=dict(latent_ch=4, ch=32, down=8, n_res=1, beta=1e-4), train=dict(train_steps=600, batch_size=16, lr=2e-3)),
-    'full': dict(model=dict(latent_ch=4, ch=64, down=8, n_res=2, beta=1e-4), train=dict(train_steps=50_000, batch_size=64, lr=1e-3)),
+    'demo': dict(model=dict(latent_ch=4, ch=16, down=4, n_res=0, beta=1e-4), train=dict(train_steps=1000, batch_size=8, lr=2e-3)),
+    'full': dict(model=dict(latent_ch=4, ch=64, down=4, n_res=1, beta=1e-4), train=dict(train_steps=20_000, batch_size=64, lr=1e-3)),
 }
 
 def _key(d: dict) -> str:
