@@ -18,21 +18,22 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / 'data' / 'runs' / 'main'
 FIG = ROOT / 'figures'
 DEMO = dict(preset='demo', out_dir=str(FIG))
+RUNS_DEMO = ROOT / 'data' / 'runs' / 'demo'
 
 # name, notebook, demo-scale parameters (tiny defaults live in the notebooks; these set the demo scale)
 STAGES = [
     ('data', '00a_synthetic.ipynb', dict(DEMO, workers=2)),
-    ('loader', '00_data.ipynb', dict(data_root='', preset='demo', bench_videos=8, out_dir=str(FIG))),
-    ('flow', '01_flow.ipynb', dict(DEMO)),
-    ('warp', '01a_warp.ipynb', dict(DEMO)),
-    ('vae', '02_vae.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/frame_vae'))),
-    ('a1', '03_approach1.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach1'))),
-    ('a2', '04_approach2.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach2'))),
-    ('a3', '05_approach3.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach3'))),
-    ('a4', '06_approach4.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach4'))),
-    ('a5', '07_approach5.ipynb', dict(DEMO, run_dir=str(ROOT / 'data/runs/demo/approach5'))),
-    ('ttt', '08_ttt.ipynb', dict(DEMO, runs_dir=str(ROOT / 'data/runs/demo'))),
-    ('eval', '09_evaluation.ipynb', dict(DEMO, runs_dir=str(ROOT / 'data/runs/demo'))),
+    ('loader', '00_data.ipynb', dict(data_root=str(ROOT / 'data/mini-clevrer-demo'), bench_videos=8, out_dir=str(FIG))),
+    ('flow', '01_flow.ipynb', dict(DEMO, train_steps=300, batch_size=8, ckpt=str(ROOT / 'data/checkpoints/raft_small-trained.pt'))),
+    ('warp', '01a_warp.ipynb', dict(DEMO, max_videos=10)),
+    ('vae', '02_vae.ipynb', dict(DEMO, max_steps=600, flow_max_steps=300, threads=2, run_dir=str(RUNS_DEMO / 'vae'))),
+    ('a1', '03_approach1.ipynb', dict(DEMO, max_steps=300, batch_size=8, run_dir=str(RUNS_DEMO / 'approach1'))),
+    ('a2', '04_approach2.ipynb', dict(DEMO, max_steps=300, batch_size=8, threads=2, run_dir=str(RUNS_DEMO / 'approach2'))),
+    ('a3', '05_approach3.ipynb', dict(DEMO, max_steps=300, batch_size=8, threads=2, run_dir=str(RUNS_DEMO / 'approach3'))),
+    ('a4', '06_approach4.ipynb', dict(DEMO, max_steps=300, batch_size=8, run_dir=str(RUNS_DEMO / 'approach4'))),
+    ('a5', '07_approach5.ipynb', dict(DEMO, max_steps=300, batch_size=8, run_dir=str(RUNS_DEMO / 'approach5'))),
+    ('ttt', '08_ttt.ipynb', dict(DEMO, runs_dir=str(RUNS_DEMO))),
+    ('eval', '09_evaluation.ipynb', dict(DEMO, runs_dir=str(RUNS_DEMO))),
 ]
 
 
