@@ -474,7 +474,7 @@ def build_frame_cache(root, split: str, indices=None, size=(64, 64), workers: in
 def flow_cache_path(root, split: str, idx: int, source: str, size=(64, 64), stride: int = 2) -> Path:
     "Path of the flow cache of video `idx`: flow from `source` ('exact' or a RAFT tag) at `size` for `video[::stride]`."
     h, w = _hw(size)
-    if not re.fullmatch(r'[A-Za-z0-9.-]+', str(source)): raise ValueError(f"flow source tag {source!r} must be letters, digits, '.' or '-'")
+    if not re.fullmatch(r'[A-Za-z0-9._-]+', str(source)): raise ValueError(f"flow source tag {source!r} must be letters, digits, '.', '_' or '-'")
     return Path(root)/'cache'/f"flow_{source}_{h}x{w}_s{int(stride)}"/split/f"video_{_checked(split, idx):05d}.npy"
 
 # %% ../nbs/00_data.ipynb #40b095f3
