@@ -15,8 +15,9 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['RAFT_MODELS', 'CHECKPOINT_DIR', 'flow_to_rgb', 'flow_legend', 'WeightsUnavailable', 'raft_weights', 'raft_hub_file',
            'pretrained_raft_available', 'load_raft', 'raft_geometry', 'raft_predictions', 'raft_flow', 'sequence_loss',
-           'motion_balanced_weights', 'RAFTFlow', 'FlowPairs', 'train_raft', 'load_raft_source', 'build_flow_cache',
-           'precompute_flows', 'evaluate_flow', 'flow_table', 'plot_flow_comparison', 'raft_throughput']
+           'motion_balanced_weights', 'random_crops', 'RAFTFlow', 'FlowPairs', 'train_raft', 'load_raft_source',
+           'build_flow_cache', 'precompute_flows', 'evaluate_flow', 'flow_table', 'plot_flow_comparison',
+           'raft_throughput']
 
 # %% ../nbs/01_flow.ipynb #c008
 def _colorwheel() -> torch.Tensor:
@@ -203,38 +204,66 @@ def motion_balanced_weights(flow: torch.Tensor, valid: torch.Tensor | None = Non
     if moving_share <= 0 or m.sum() == 0 or s.sum() == 0: return v / v.sum().clamp_min(1)
     return moving_share * m / m.sum() + (1 - moving_share) * s / s.sum()
 
-# %% ../nbs/01_flow.ipynb #c038
+# %% ../nbs/01_flow.ipynb #c039
+def random_crops(batch: dict, min_size: int = 128, crop: int | None = None, moving: float = 0.5, p_moving: float = 0.8) -> dict:
+    "Pairs upsampled as RAFT sees them (short side `min_size`), one random `crop`² window each (centred on motion w.p. `p_moving`); flow in those pixels."
+    img1, img2, flow = batch['image1'], batch['image2'], batch['flow']
+    valid = batch.get('valid', torch.ones_like(flow[:, :1]))
+    h, w = img1.shape[-2:]
+    H1, W1 = raft_geometry(h, w, min_size)['size']
+    scale = torch.tensor([W1 / w, H1 / h], device=flow.device, dtype=flow.dtype)
+    up = lambda x: x if (H1, W1) == (h, w) else F.interpolate(x, size=(H1, W1), mode='bilinear', align_corners=False)
+    img1, img2, flow, valid = up(img1), up(img2), up(flow) * scale.view(1, 2, 1, 1), (up(valid.float()) > 0.999).to(flow.dtype)
+    crop = crop or min(H1, W1)
+    if crop % 8 or crop < 128 or crop > min(H1, W1): raise ValueError(f"crop must be a multiple of 8 in [128, {min(H1, W1)}], got {crop}")
+    mov = (valid[:, 0] > 0) & ((flow / scale.view(1, 2, 1, 1)).norm(dim=1) > moving)
+    out = {k: [] for k in ('image1', 'image2', 'flow', 'valid')}
+    for i in range(img1.shape[0]):
+        idx = mov[i].flatten().nonzero()[:, 0]
+        if len(idx) and torch.rand(()) < p_moving:
+            c = idx[torch.randint(len(idx), ())]; cy, cx = int(c // W1), int(c % W1)
+        else: cy, cx = int(torch.randint(H1, ())), int(torch.randint(W1, ()))
+        t, l = min(max(cy - crop // 2, 0), H1 - crop), min(max(cx - crop // 2, 0), W1 - crop)
+        for k, x in (('image1', img1), ('image2', img2), ('flow', flow), ('valid', valid)): out[k].append(x[i, :, t:t + crop, l:l + crop])
+    return {**{k: torch.stack(v) for k, v in out.items()}, 'scale': scale}
+
+# %% ../nbs/01_flow.ipynb #c041
 from .learner import CVPModel, register, build_model, fit, TrainConfig, History, atomic_torch_save, resolve_device
 
 @register('raft')
 class RAFTFlow(CVPModel):
     "torchvision RAFT (`arch`) as a cvp model: `loss_terms` = RAFT's sequence loss on `image1, image2, flow, valid` batches."
-    def __init__(self, *, arch: str = 'raft_small', iters: int = 12, gamma: float = 0.8, min_size: int = 128, zero_init: bool = True,
-                 moving_share: float = 0.5, moving: float = 0.5, loss_weights: dict | None = None):
+    def __init__(self, *, arch: str = 'raft_small', iters: int = 12, gamma: float = 0.8, min_size: int = 128, crop: int | None = None,
+                 moving_share: float = 0.5, moving: float = 0.5, p_moving: float = 0.8, loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         self.raft = _raft_entry(arch)[0](weights=None)
-        if zero_init:     # the last layer of the flow head starts at 0: an untrained model predicts zero flow, not noise
-            nn.init.zeros_(self.raft.update_block.flow_head.conv2.weight); nn.init.zeros_(self.raft.update_block.flow_head.conv2.bias)
         self.raft.cvp = {'name': arch, 'source': f'{arch}-random', 'transforms': _raft_entry(arch)[1].DEFAULT.transforms(), 'min_size': min_size}
-        self.arch, self.iters, self.gamma, self.min_size, self.moving_share, self.moving = arch, iters, gamma, min_size, moving_share, moving
+        self.arch, self.iters, self.gamma, self.min_size, self.crop = arch, iters, gamma, min_size, crop
+        self.moving_share, self.moving, self.p_moving = moving_share, moving, p_moving
 
     def forward(self, img1, img2):
         "Flow img1 -> img2 after every refinement (clip pixels)."
         return raft_predictions(self.raft, img1, img2, self.iters, self.min_size)
 
     def loss_terms(self, batch: dict) -> dict:
-        "Sequence loss (trained) and end-point error of the last iteration on valid pixels (monitor: weight it 0)."
+        "Sequence loss (trained; on random crops when training with `crop`) and EPE of the last iteration on valid pixels (monitor: weight it 0)."
         from cvp.metrics import flow_epe
-        preds = self(batch['image1'], batch['image2'])
-        seq = sequence_loss(preds, batch['flow'], motion_balanced_weights(batch['flow'], batch.get('valid'), self.moving_share, self.moving), self.gamma)
-        epe = flow_epe(preds[-1].detach(), batch['flow'], batch.get('valid'))['epe']
+        if self.training and self.crop:
+            v = random_crops(batch, self.min_size, self.crop, self.moving, self.p_moving)
+            _check_pair(v['image1'], v['image2'])
+            sc = v['scale'].view(1, 2, 1, 1)
+            a, b = self.raft.cvp['transforms'](v['image1'], v['image2'])
+            preds, gt, valid = [p / sc for p in self.raft(a, b, num_flow_updates=self.iters)], v['flow'] / sc, v['valid']
+        else: preds, gt, valid = self(batch['image1'], batch['image2']), batch['flow'], batch.get('valid')
+        seq = sequence_loss(preds, gt, motion_balanced_weights(gt, valid, self.moving_share, self.moving), self.gamma)
+        epe = flow_epe(preds[-1].detach(), gt, valid)['epe']
         return {'flow_seq': seq, 'epe': torch.tensor(epe, device=seq.device)}
 
     def rollout(self, context, n_future, **kw):
         "Not applicable: RAFT measures motion between given frames, it does not predict future ones."
         raise TypeError("RAFTFlow estimates flow between two given frames (raft_flow); it has no rollout")
 
-# %% ../nbs/01_flow.ipynb #c040
+# %% ../nbs/01_flow.ipynb #c043
 from .data import cached_frames, ensure_flow_cache, read_flow_cache, flow_cache_path, list_videos, file_lock, atomic_write, DATA_DIR, _hw
 
 class FlowPairs(torch.utils.data.Dataset):
@@ -272,18 +301,18 @@ class FlowPairs(torch.utils.data.Dataset):
             out['flow'][0] *= -1
         return out
 
-# %% ../nbs/01_flow.ipynb #c044
-def _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, data, moving_share, min_size, zero_init) -> dict:
+# %% ../nbs/01_flow.ipynb #c047
+def _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, data, moving_share, min_size, crop) -> dict:
     "The plain dict that identifies a RAFT training run (stored in its checkpoint)."
     return dict(arch=arch, size=list(_hw(size)), strides=list(strides), steps=int(steps), lr=float(lr), batch_size=int(batch_size),
                 iters=int(iters), weight_decay=float(weight_decay), seed=int(seed), data=str(data), moving_share=float(moving_share),
-                min_size=int(min_size), zero_init=bool(zero_init))
+                min_size=int(min_size), crop=crop)
 
 def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps: int = 200, lr: float = 4e-4, batch_size: int = 8,
-               iters: int = 6, weight_decay: float = 1e-4, moving_share: float = 0.5, min_size: int = 128, zero_init: bool = True, seed: int = 0,
+               iters: int = 6, weight_decay: float = 1e-4, moving_share: float = 0.5, min_size: int = 128, crop: int | None = None, seed: int = 0,
                device: str = 'auto', ckpt=None, run_dir=None, progress: bool = True) -> tuple:
     "Train RAFT `arch` on `root`'s exact train flow with `cvp.learner.fit`; write `ckpt` (if given); returns (model, History)."
-    cfg = _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, Path(root).name, moving_share, min_size, zero_init)
+    cfg = _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, Path(root).name, moving_share, min_size, crop)
     ckpt = Path(ckpt) if ckpt is not None else None
     if ckpt is not None and ckpt.is_file():
         ck = torch.load(ckpt, map_location='cpu', weights_only=True)
@@ -294,7 +323,7 @@ def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps
         import hashlib, json
         run_dir = ckpt.parent/f".{ckpt.stem}-run-{hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]}"
     ds = FlowPairs(root, 'train', size=size, strides=strides, flip=True)
-    model = build_model('raft', arch=arch, iters=iters, min_size=min_size, moving_share=moving_share, zero_init=zero_init, loss_weights={'epe': 0.0})
+    model = build_model('raft', arch=arch, iters=iters, min_size=min_size, moving_share=moving_share, crop=crop, loss_weights={'epe': 0.0})
     t0 = time.time()
     hist = fit(model, ds, cfg=TrainConfig(max_steps=steps, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule='onecycle',
                                          warmup=max(2, steps // 20) if steps >= 4 else 0, grad_clip=1.0, device=device, seed=seed,
@@ -309,7 +338,7 @@ def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps
                            'log': hist.records}, ckpt)
     return net, hist
 
-# %% ../nbs/01_flow.ipynb #c048
+# %% ../nbs/01_flow.ipynb #c051
 CHECKPOINT_DIR = DATA_DIR/'checkpoints'
 
 def load_raft_source(source: str, device=None, checkpoint_dir=None) -> nn.Module:
@@ -325,7 +354,7 @@ def load_raft_source(source: str, device=None, checkpoint_dir=None) -> nn.Module
                                 f"papermill nbs/01_flow.ipynb -p ckpt {path}) or use pretrained weights ({arch}-{enum.DEFAULT.name})")
     return load_raft(arch, path, device)
 
-# %% ../nbs/01_flow.ipynb #c050
+# %% ../nbs/01_flow.ipynb #c053
 def _frames_tensor(frames, device) -> torch.Tensor:
     "uint8 (T,H,W,3) frames -> float (T,3,H,W) in [0,1] on `device`."
     return torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float().div_(255).to(device)
@@ -342,7 +371,7 @@ def build_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), str
     have = getattr(getattr(model, 'raft', model), 'cvp', {}).get('source')
     if have is not None and have != source: raise ValueError(f"model is {have!r} but the cache would be tagged {source!r}")
     if str(have or source).endswith('-random'): raise ValueError(f"refusing to cache flow from random weights ({source!r})")
-    dev = next(model.parameters()).device
+    dev = next(iter(model.parameters()), torch.zeros(())).device   # a parameter-free model (e.g. a mock) runs on the CPU
     iters = iters or getattr(model, 'cvp', {}).get('iters', 12)
     frames = cached_frames(root, split, idx, size)[::stride]
     if len(frames) < 2: raise DataError(f"needs at least 2 frames at stride {stride}, has {len(frames)}", flow_cache_path(root, split, idx, source, size, stride))
@@ -357,7 +386,7 @@ def build_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), str
         if not path.exists(): write_flow_cache(path, fwd, bwd, fb_occlusion(fwd, bwd), fb_occlusion(bwd, fwd))
     return path
 
-# %% ../nbs/01_flow.ipynb #c051
+# %% ../nbs/01_flow.ipynb #c054
 def precompute_flows(root, split: str, indices=None, source: str = 'raft_large-C_T_SKHT_V2', size=(64, 64), stride: int = 2,
                      shard: str = '0/1', *, model=None, batch_size: int = 8, device=None, iters: int | None = None, progress: bool = True) -> dict:
     "Flow caches of `split` (all videos, or `indices`) for shard 'i/n' of them, with a progress bar; resumable (skips cached videos)."
@@ -372,7 +401,7 @@ def precompute_flows(root, split: str, indices=None, source: str = 'raft_large-C
         build_flow_cache(root, split, v, source, size, stride, model=model, batch_size=batch_size, iters=iters)
     return dict(built=len(todo), skipped=len(indices) - len(todo), seconds=round(time.time() - t0, 1))
 
-# %% ../nbs/01_flow.ipynb #c057
+# %% ../nbs/01_flow.ipynb #c060
 @torch.no_grad()
 def evaluate_flow(predict, root, split: str = 'validation', indices=None, size=64, stride: int = 2, *, max_pairs: int | None = None,
                   batch_size: int = 16, device='cpu', moving: float = 0.5) -> dict:
@@ -399,7 +428,7 @@ def flow_table(results: dict) -> str:
         rows.append(f"| {name} | {r['epe']:.3f} | {r['1px']:.3f} | {r['3px']:.3f} | {r['5px']:.3f} | {r['epe_moving']:.3f} |")
     return '\n'.join(rows)
 
-# %% ../nbs/01_flow.ipynb #c062
+# %% ../nbs/01_flow.ipynb #c065
 def plot_flow_comparison(img1, img2, gt, preds: dict, valid=None, *, max_mag: float | None = None, path=None, title: str | None = None):
     "Rows of pairs: frame t, frame t+1, exact flow, each predicted flow and its EPE map (same colour scale); returns the figure."
     import matplotlib.pyplot as plt
@@ -427,7 +456,7 @@ def plot_flow_comparison(img1, img2, gt, preds: dict, valid=None, *, max_mag: fl
     if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=110, bbox_inches='tight')
     return fig
 
-# %% ../nbs/01_flow.ipynb #c065
+# %% ../nbs/01_flow.ipynb #c068
 def raft_throughput(name: str = 'raft_small', size=(64, 64), batch_size: int = 1, *, iters: int = 12, device='cpu',
                     amp: bool | None = None, repeats: int = 3, warmup: int = 1) -> dict:
     "Frame pairs/s of `raft_flow` for RAFT `name` (random weights: timing only) on `batch_size` pairs at clip `size`."
