@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${VIRTUAL_ENV:-}" ]; then PY="$VIRTUAL_ENV/bin/python"; else
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  PY=.venv/bin/python
+  PY="$PWD/.venv/bin/python"
 fi
 stamp="$("$PY" -c 'import sys;print(sys.prefix)')/.cvp-installed"
 want=$(cat requirements.txt setup.py settings.ini | sha256sum | cut -c1-16)
