@@ -105,22 +105,24 @@ class FlowResidualDecoder(nn.Module):
         self.size = tuple(size)
         self.up1 = conv_block(hid_ch, dec_ch)                              # at H/4
         self.skip = conv_block(3, skip_ch, stride=2)                       # shallow conv skip: the current frame at H/2
-        self.fine = ConvLSTMCell(skip_ch, fine_ch) if fine_ch else None    # its memory at H/2: where edges were
+        self.fine = ConvLSTMCell(2 * skip_ch, fine_ch) if fine_ch else None  # fine memory at H/2: [skip, its change since the last step]
         self.up2 = conv_block(dec_ch + skip_ch + fine_ch, dec_ch)          # at H/2
         self.out_ch = dec_ch + skip_ch + fine_ch
 
     def forward(self, h: torch.Tensor, frame: torch.Tensor, state=None):
-        "Returns (features, fine ConvLSTM state)."
+        "Returns (features, state); the state is (fine ConvLSTM state, last skip features)."
         H, W = self.size
         if frame.ndim != 4 or tuple(frame.shape[-2:]) != self.size or frame.shape[0] != h.shape[0]:
             raise ValueError(f"FlowResidualDecoder: frame must be (B={h.shape[0]},3,{H},{W}), got {tuple(frame.shape)}")
         x = self.up1(F.interpolate(h, size=(H // 4, W // 4), mode='bilinear', align_corners=False))
         x = F.interpolate(x, size=(H // 2, W // 2), mode='bilinear', align_corners=False)
         s = self.skip(frame)
+        ls, prev = state if state is not None else (None, s)
         if self.fine is not None:
-            hf, state = self.fine(s, state)
-            s = torch.cat([s, hf], 1)
-        return torch.cat([self.up2(torch.cat([x, s], 1)), s], 1), state
+            hf, ls = self.fine(torch.cat([s, s - prev], 1), ls)
+            s_in = torch.cat([s, hf], 1)
+        else: s_in = s
+        return torch.cat([self.up2(torch.cat([x, s_in], 1)), s_in], 1), (ls, s)
 
 # %% ../nbs/03_approach1.ipynb #c024
 def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.0) -> torch.Tensor:

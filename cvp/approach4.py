@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from .learner import register
 from .blocks import zero_head, conv_block, ZeroConv2d, focal_loss
 from .warp import backward_warp, fb_occlusion
-from .approach2 import LatentDynamics, check_clip, plot_rollout
+from .approach2 import LatentDynamics, check_clip, plot_rollout, make_temporal
 from .approach3 import epe_loss, convex_upsample
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['resize_flow', 'visible_target', 'LatentFlowHead', 'WarpHeads', 'Approach4']
+__all__ = ['resize_flow', 'visible_target', 'balanced_epe', 'LatentFlowHead', 'WarpHeads', 'Approach4']
 
 # %% ../nbs/06_approach4.ipynb #c007
 def resize_flow(flow: torch.Tensor, size) -> torch.Tensor:
@@ -40,6 +40,17 @@ def visible_target(flow_bwd: torch.Tensor, flow_fwd: torch.Tensor, size) -> torc
     return F.interpolate(1 - occ, size=tuple(size), mode='area').reshape(*flow_bwd.shape[:-3], 1, *size)
 
 # %% ../nbs/06_approach4.ipynb #c015
+def balanced_epe(pred: torch.Tensor, target: torch.Tensor, moving: float = 0.5, weight: float = 0.5, eps: float = 1e-6) -> torch.Tensor:
+    "EPE of flows `(...,2,H,W)`: moving pixels (`|target| > moving`) get the share `weight`, static ones `1 - weight` (plain mean if `weight` is 0 or a set is empty)."
+    if pred.shape != target.shape: raise ValueError(f"balanced_epe: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
+    if not 0 <= weight < 1: raise ValueError(f"balanced_epe: weight must be in [0, 1), got {weight}")
+    e = ((pred - target).pow(2).sum(-3) + eps).sqrt()
+    mov = target.norm(dim=-3) > moving
+    n_mov = int(mov.sum())
+    if weight == 0 or n_mov == 0 or n_mov == mov.numel(): return e.mean()
+    return weight * e[mov].mean() + (1 - weight) * e[~mov].mean()
+
+# %% ../nbs/06_approach4.ipynb #c018
 class LatentFlowHead(nn.Module):
     "Backward flow on the latent grid (latent px, zero until trained) from `h_t`, plus convex-upsampling logits when `up > 0`."
     def __init__(self, hid_ch: int, width: int, up: int = 0):
@@ -58,7 +69,7 @@ class LatentFlowHead(nn.Module):
         "Latent flow `(N,2,h,w)` -> frame flow `(N,2,H,W)` in frame px: convex upsampling if trained for it, else bilinear."
         return convex_upsample(flow, up_logits, self.up) if up_logits is not None else resize_flow(flow, size)
 
-# %% ../nbs/06_approach4.ipynb #c017
+# %% ../nbs/06_approach4.ipynb #c020
 class WarpHeads(nn.Module):
     "From `h_t`: backward flow (latent px) and trust mask; `z_{t+1} = warp(z_t, flow)·mask + residual`; plus a collision logit."
     def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, mask_bias: float = 8.0, collision_prior: float = 0.05, up: int = 0):
@@ -84,13 +95,20 @@ class WarpHeads(nn.Module):
                'residual': residual, 'collision_logit': logit}
         return out if up_logits is None else {**out, 'up_logits': up_logits}
 
-# %% ../nbs/06_approach4.ipynb #c021
+# %% ../nbs/06_approach4.ipynb #c024
+_TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, heads=4, window=8)   # LatentDynamics' defaults
+
 @register('approach4')
 class Approach4(LatentDynamics):
     "Seed approach 4: frozen frame VAE + temporal model whose heads warp the latent (flow, trust mask, residual) and predict collisions."
     def __init__(self, *, mask_bias: float = 8.0, collision_prior: float = 0.05, occ_target: str = 'fb', render: str = 'latent',
-                 up: bool = False, decode_frac: float = 1.0, **kw):
+                 up: bool = False, decode_frac: float = 1.0, motion_input: bool = False, flow_balance: float = 0.0, **kw):
         super().__init__(**kw)
+        if not 0 <= flow_balance < 1: raise ValueError(f"approach4: flow_balance must be in [0, 1), got {flow_balance}")
+        self.motion_input, self.flow_balance = motion_input, flow_balance
+        if motion_input:                                                       # the temporal model reads [z_t, z_t - z_{t-1}]
+            tk = {k: kw.get(k, v) for k, v in _TEMPORAL_DEFAULTS.items()}
+            self.temporal = make_temporal(tk.pop('temporal'), 2 * self.latent_shape[0], **tk)
         if occ_target not in ('fb', 'exact'): raise ValueError(f"approach4: occ_target must be 'fb' or 'exact', got {occ_target!r}")
         if render not in ('latent', 'composite'): raise ValueError(f"approach4: render must be 'latent' or 'composite', got {render!r}")
         if not 0 < decode_frac <= 1: raise ValueError(f"approach4: decode_frac must be in (0, 1], got {decode_frac}")
@@ -98,6 +116,13 @@ class Approach4(LatentDynamics):
         del self.next_head
         self.heads = WarpHeads(self.temporal.out_ch, self.latent_shape[0], kw.get('head_width'), mask_bias=mask_bias,
                                collision_prior=collision_prior, up=self.scale if up else 0)
+
+    def step(self, z_t: torch.Tensor, state=None):
+        "The temporal model's step; with `motion_input` it also reads the latent's change since the previous step."
+        if not self.motion_input: return LatentDynamics.step(self, z_t, state)
+        inner, prev = (None, z_t) if state is None else state
+        h, inner = self.temporal(torch.cat([z_t, z_t - prev], 1), inner)
+        return h, (inner, z_t)
 
     def predict_next(self, h_t: torch.Tensor, z_t: torch.Tensor) -> dict:
         "The warp heads' outputs; `'z'` is the next latent."
@@ -115,7 +140,7 @@ class Approach4(LatentDynamics):
         occ = F.interpolate((1 - out['mask']).flatten(0, 1), size=self.size, mode='bilinear', align_corners=False)
         return {'flow': self.frame_flow(out), 'occlusion': occ.unflatten(0, (b, t)), 'collision': torch.sigmoid(out['collision_logit'])}
 
-# %% ../nbs/06_approach4.ipynb #c022
+# %% ../nbs/06_approach4.ipynb #c025
 @patch
 def rollout(self: Approach4, context: torch.Tensor, n_future: int) -> dict:
     "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask."
@@ -128,7 +153,7 @@ def rollout(self: Approach4, context: torch.Tensor, n_future: int) -> dict:
         frames.append(x)
     return {**out, 'frames': torch.stack(frames, 1).clamp(0, 1), 'frames_latent': out['frames']}
 
-# %% ../nbs/06_approach4.ipynb #c026
+# %% ../nbs/06_approach4.ipynb #c029
 @patch
 def targets(self: Approach4, batch: dict) -> dict:
     "Latent-grid supervision: `flow` (B,T-1,2,h,w) latent px from `flow_bwd`, `visible` (B,T-1,1,h,w) soft trust mask."
@@ -139,7 +164,7 @@ def targets(self: Approach4, batch: dict) -> dict:
         vis = 1 - F.interpolate(ob.flatten(0, 1).float(), size=lat, mode='area').unflatten(0, ob.shape[:2])
     return {'flow': resize_flow(batch['flow_bwd'], lat), 'visible': vis}
 
-# %% ../nbs/06_approach4.ipynb #c027
+# %% ../nbs/06_approach4.ipynb #c030
 @patch
 def _check_batch(self: Approach4, batch: dict):
     "ValueError naming what is missing or misshapen in a training batch."
@@ -159,7 +184,8 @@ def loss_terms(self: Approach4, batch: dict) -> dict:
     z, out = self.clip_outputs(frames, batch.get('latents'))
     tg = self.targets(batch)
     terms = self.next_latent_terms(frames, z, out)
-    terms['flow'] = epe_loss(out['flow'], tg['flow'])
+    epe = (lambda p, g, s: balanced_epe(p, g, 0.5 / s, self.flow_balance)) if self.flow_balance else (lambda p, g, s: epe_loss(p, g))
+    terms['flow'] = epe(out['flow'], tg['flow'], self.scale)
     terms['occlusion'] = F.binary_cross_entropy_with_logits(out['mask_logit'], tg['visible'])
     terms['residual'] = (out['residual'] - (z[:, 1:] - out['warped'] * out['mask']).detach()).abs().mean()
     terms['collision'] = focal_loss(out['collision_logit'], batch['collision'].to(frames))
@@ -170,14 +196,14 @@ def loss_terms(self: Approach4, batch: dict) -> dict:
     terms['warped'] = (self.vae.decode(sel(out['warped'])) - sel(frames[:, 1:])).abs().mean()
     if self.render == 'composite':
         pflow = self.frame_flow(out)
-        terms['flow_px'] = epe_loss(pflow, batch['flow_bwd'])
+        terms['flow_px'] = epe(pflow, batch['flow_bwd'], 1)
         with torch.no_grad(): fill = self.vae.decode(sel(out['z']))
         vis = F.interpolate(sel(out['mask']), size=self.size, mode='bilinear', align_corners=False)
         comp = backward_warp(sel(frames[:, :-1]), sel(pflow)) * vis + fill * (1 - vis)
         terms['pixel'] = (comp - sel(frames[:, 1:])).abs().mean()
     return terms
 
-# %% ../nbs/06_approach4.ipynb #c037
+# %% ../nbs/06_approach4.ipynb #c040
 @patch
 def ttt_flows(self: Approach4, context: torch.Tensor) -> torch.Tensor:
     "Backward flows `(B,Tc-1,2,H,W)` (frame px) that the flow head predicts from `h_t` for the context transitions."
@@ -185,7 +211,7 @@ def ttt_flows(self: Approach4, context: torch.Tensor) -> torch.Tensor:
     if context.shape[1] < 2: raise ValueError(f"ttt_flows needs at least 2 context frames, got {context.shape[1]}")
     return self.frame_flow(self.unroll(self.encode(context), context.shape[1] - 1))
 
-# %% ../nbs/06_approach4.ipynb #c038
+# %% ../nbs/06_approach4.ipynb #c041
 @patch
 def ttt_parameters(self: Approach4) -> list:
     "What test-time training adapts: the flow head and the temporal model it shares with the mask and residual heads."

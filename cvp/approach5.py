@@ -46,8 +46,10 @@ class Approach5(LatentDynamics):
         super().__init__(**kw)
         if not 0 < decode_frac <= 1: raise ValueError(f"approach5: decode_frac must be in (0, 1], got {decode_frac}")
         self.decode_frac = decode_frac
+        fkw = {'flow_key': 'flow_bwd', **{k: v for k, v in (kw.get('vae_kwargs') or {}).items() if k in ('stride', 'down', 'data_root')},
+               **(flow_vae_kwargs or {})}                               # backward flow, on the frame VAE's grid and data by default
         self.flow_vae = flow_vae if flow_vae is not None else pretrained_vae(
-            'flow', preset=flow_vae_preset or kw.get('vae_preset', 'tiny'), size=self.size, path=flow_vae_path, **(flow_vae_kwargs or {}))
+            'flow', preset=flow_vae_preset or kw.get('vae_preset', 'tiny'), size=self.size, path=flow_vae_path, **fkw)
         self.flow_vae.requires_grad_(False).eval()
         ca, h, w = self.latent_shape
         with torch.no_grad(): m0 = self.flow_vae.encode(torch.zeros(1, 2, *self.size))[0]

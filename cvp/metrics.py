@@ -13,9 +13,9 @@ import matplotlib.pyplot as plt
 from .learner import CVPModel, register, build_model, resolve_device
 
 # %% auto #0
-__all__ = ['psnr', 'gaussian_kernel1d', 'ssim', 'LPIPSUnavailable', 'backbone_weights', 'LPIPSMetric', 'epe_map', 'flow_epe',
-           'average_precision', 'f1_score', 'box_iou', 'CopyLast', 'TrueFlowWarp', 'evaluate', 'results_table',
-           'plot_per_step']
+__all__ = ['PSNR_CAP', 'psnr', 'gaussian_kernel1d', 'ssim', 'LPIPSUnavailable', 'backbone_weights', 'LPIPSMetric', 'epe_map',
+           'flow_epe', 'average_precision', 'f1_score', 'box_iou', 'CopyLast', 'TrueFlowWarp', 'evaluate',
+           'results_table', 'plot_per_step']
 
 # %% ../nbs/01c_metrics.ipynb #c010
 def _check_pair(pred, target, what):
@@ -24,11 +24,14 @@ def _check_pair(pred, target, what):
     if pred.shape != target.shape: raise ValueError(f'{what}: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape')
     if pred.ndim < 3: raise ValueError(f'{what}: need (..., C, H, W), got {tuple(pred.shape)}')
 
-def psnr(pred, target, data_range:float=1.0) -> torch.Tensor:
-    "PSNR (dB) of each image over its last 3 dims (C,H,W); leading dims are kept."
+PSNR_CAP = 60.0   # dB: identical images (a static scene copied) would be infinite and make every mean infinite
+
+def psnr(pred, target, data_range:float=1.0, cap:float|None=PSNR_CAP) -> torch.Tensor:
+    "PSNR (dB) of each image over its last 3 dims (C,H,W), at most `cap` (None: uncapped); leading dims are kept."
     _check_pair(pred, target, 'psnr')
     mse = (pred.float() - target.float()).pow(2).flatten(-3).mean(-1)
-    return 10 * torch.log10(data_range ** 2 / mse)
+    p = 10 * torch.log10(data_range ** 2 / mse)
+    return p if cap is None else p.clamp(max=cap)
 
 # %% ../nbs/01c_metrics.ipynb #c013
 def gaussian_kernel1d(sigma:float=1.5, truncate:float=3.5, device=None, dtype=torch.float32) -> torch.Tensor:

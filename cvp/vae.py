@@ -12,11 +12,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .blocks import ConvEncoder, ConvDecoder, kl_divergence, reparameterize
 from .learner import CVPModel, register, build_model, fit, TrainConfig, load_model, save_checkpoint, resolve_device
+from .metrics import PSNR_CAP
 
 # %% auto #0
-__all__ = ['PSNR_CAP', 'VAE_PRESETS', 'ConvVAE', 'FrameVAE', 'FlowVAE', 'resolve_root', 'vae_dataset', 'reconstruction_metrics',
-           'plot_reconstructions', 'plot_flow_reconstructions', 'vae_checkpoint_path', 'pretrained_vae',
-           'vae_fingerprint', 'latent_cache_dir', 'read_latents', 'encode_latents']
+__all__ = ['VAE_PRESETS', 'VAE_VERSION', 'ConvVAE', 'FrameVAE', 'FlowVAE', 'resolve_root', 'vae_dataset',
+           'reconstruction_metrics', 'plot_reconstructions', 'plot_flow_reconstructions', 'vae_checkpoint_path',
+           'pretrained_vae', 'vae_fingerprint', 'latent_cache_dir', 'read_latents', 'encode_latents']
 
 # %% ../nbs/02_vae.ipynb #c008
 def _flat(x: torch.Tensor, ch: int, who: str):
@@ -29,7 +30,7 @@ def _flat(x: torch.Tensor, ch: int, who: str):
 class ConvVAE(CVPModel):
     "Convolutional VAE: `encode(x) -> (mu, logvar)` at 1/`down` resolution, `decode(z) -> x`; loss L1 + `beta` * KL."
     key, in_ch = None, None          # batch key and channels: set by the subclasses
-    def __init__(self, *, latent_ch: int = 4, ch: int = 32, down: int = 8, n_res: int = 1, max_mult: int = 4,
+    def __init__(self, *, latent_ch: int = 4, ch: int = 16, down: int = 8, n_res: int = 0, max_mult: int = 4,
                  beta: float = 1e-4, loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         n = round(math.log2(down)) if down >= 1 else -1
@@ -166,12 +167,10 @@ def vae_dataset(kind: str = 'frame', *, root, split: str = 'train', size=(64, 64
                         clip_step=1 if flow else 2, flow=flow_source if flow else None, boxes=False, annotations=False)
 
 # %% ../nbs/02_vae.ipynb #c026
-PSNR_CAP = 60.0   # dB: identical frames (a static scene copied) have infinite PSNR; counted as 60 dB so means stay finite
-
 @torch.no_grad()
 def reconstruction_metrics(vae: ConvVAE, dataset, *, batch_size: int = 16, max_batches: int | None = None, device='cpu') -> dict:
     "Held-out quality of `vae.reconstruct`: frames -> mean PSNR/SSIM and the copy-last baseline; flow -> EPE and the zero-flow baseline."
-    from cvp.metrics import psnr, ssim, epe_map
+    from cvp.metrics import psnr, ssim, epe_map     # psnr is capped at PSNR_CAP (identical frames)
     device, was = torch.device(device), vae.training
     vae.eval().to(device)
     acc, n = {}, 0
@@ -182,8 +181,8 @@ def reconstruction_metrics(vae: ConvVAE, dataset, *, batch_size: int = 16, max_b
         x = batch[vae.key].to(device)                                 # (B, T, C, H, W)
         rec = vae.reconstruct(x)
         if vae.key == 'frames':
-            add('psnr', psnr(rec.clamp(0, 1), x).clamp(max=PSNR_CAP)); add('ssim', ssim(rec.clamp(0, 1), x))
-            add('copy_last_psnr', psnr(x[:, :-1], x[:, 1:]).clamp(max=PSNR_CAP) * x.shape[1] / (x.shape[1] - 1))   # per pair
+            add('psnr', psnr(rec.clamp(0, 1), x)); add('ssim', ssim(rec.clamp(0, 1), x))
+            add('copy_last_psnr', psnr(x[:, :-1], x[:, 1:]) * x.shape[1] / (x.shape[1] - 1))   # per pair
             add('copy_last_ssim', ssim(x[:, :-1], x[:, 1:]) * x.shape[1] / (x.shape[1] - 1))
         else:
             e, e0 = epe_map(rec, x), x.norm(dim=-3)                   # error of the reconstruction / of predicting no motion
@@ -249,6 +248,9 @@ VAE_PRESETS = {
     'full': dict(model=dict(latent_ch=4, ch=64, down=4, n_res=1, beta=1e-4), train=dict(train_steps=20_000, batch_size=64, lr=1e-3)),
 }
 
+# bump a kind's version after changing its architecture or loss: cached checkpoints of older versions are then not reused
+VAE_VERSION = {'frame': 1, 'flow': 1}
+
 def _key(d: dict) -> str:
     "Short stable hash of a JSON-able dict."
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:12]
@@ -258,8 +260,9 @@ def _resolve_spec(kind, preset, size, stride, flow_source, seed, train_steps, ba
     "Everything that determines a pretrained VAE: kind, model config, training settings, data geometry (preset defaults filled in)."
     pre = VAE_PRESETS.get(preset, VAE_PRESETS['demo'])
     train = {**pre['train'], **{k: v for k, v in dict(train_steps=train_steps, batch_size=batch_size, lr=lr).items() if v is not None}}
-    return dict(kind=_kind(kind), model={**pre['model'], **cfg}, train=train, size=list(_size(size)), stride=int(stride),
-                flow_source=flow_source if kind == 'flow' else None, seed=int(seed))
+    v = VAE_VERSION[_kind(kind)]
+    return dict(kind=kind, model={**pre['model'], **cfg}, train=train, size=list(_size(size)), stride=int(stride),
+                flow_source=flow_source if kind == 'flow' else None, seed=int(seed), **({'version': v} if v > 1 else {}))
 
 def vae_checkpoint_path(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), stride: int = 2, data_root=None, flow_source: str = 'exact',
                         seed: int = 0, train_steps: int | None = None, batch_size: int | None = None, lr: float | None = None, **cfg) -> Path:
