@@ -26,7 +26,9 @@ STAGES = [
     ('loader', '00_data.ipynb', dict(data_root=str(ROOT / 'data/mini-clevrer-demo'), bench_videos=8, out_dir=str(FIG))),
     ('flow', '01_flow.ipynb', dict(DEMO, train_steps=300, batch_size=8, ckpt=str(ROOT / 'data/checkpoints/raft_small-trained.pt'))),
     ('warp', '01a_warp.ipynb', dict(DEMO, max_videos=10)),
-    ('vae', '02_vae.ipynb', dict(DEMO, max_steps=600, flow_max_steps=300, threads=2, run_dir=str(RUNS_DEMO / 'vae'))),
+    # the preset's frame VAE (cvp.vae.VAE_PRESETS['demo']), trained, measured and published for approaches 2-5
+    ('vae', '02_vae.ipynb', dict(DEMO, down=4, ch=16, n_res=0, latent_ch=4, max_steps=1000, batch_size=8, lr=2e-3, flow_max_steps=300,
+                                 threads=2, publish=True, run_dir=str(RUNS_DEMO / 'vae'))),
     ('a1', '03_approach1.ipynb', dict(DEMO, max_steps=300, batch_size=8, run_dir=str(RUNS_DEMO / 'approach1'))),
     ('a2', '04_approach2.ipynb', dict(DEMO, max_steps=300, batch_size=8, threads=2, run_dir=str(RUNS_DEMO / 'approach2'))),
     ('a3', '05_approach3.ipynb', dict(DEMO, max_steps=300, batch_size=8, threads=2, run_dir=str(RUNS_DEMO / 'approach3'))),
