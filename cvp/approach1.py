@@ -13,12 +13,12 @@ import torch.nn.functional as F
 import open_clip
 from fastcore.basics import patch
 from .learner import CVPModel, register
-from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, focal_loss
+from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, focal_loss, epe_loss
 from .warp import backward_warp
 
 # %% auto #0
 __all__ = ['TINY_VIT', 'TINY_LABEL', 'tiny_vit_config', 'clip_weights_available', 'resolve_encoder', 'ClipGridEncoder',
-           'FlowResidualDecoder', 'epe_loss', 'masked_box_l1', 'Approach1', 'plot_rollout', 'jsonable']
+           'FlowResidualDecoder', 'masked_box_l1', 'Approach1', 'plot_rollout', 'jsonable']
 
 # %% ../nbs/03_approach1.ipynb #c008
 TINY_VIT = 'cvp-ViT-tiny'
@@ -123,14 +123,6 @@ class FlowResidualDecoder(nn.Module):
             s_in = torch.cat([s, hf], 1)
         else: s_in = s
         return torch.cat([self.up2(torch.cat([x, s_in], 1)), s_in], 1), (ls, s)
-
-# %% ../nbs/03_approach1.ipynb #c024
-def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    "Mean smoothed end-point error `sqrt(|pred-target|^2 + eps^2) - eps` over flows `(...,2,H,W)` in pixels; `eps=0` is the EPE."
-    if pred.shape != target.shape or pred.ndim < 3 or pred.shape[-3] != 2:
-        raise ValueError(f"epe_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be equal (...,2,H,W)")
-    e2 = max(eps, 1e-6) ** 2                     # differentiable at 0 even for eps = 0
-    return ((pred - target).pow(2).sum(-3) + e2).sqrt().mean() - max(eps, 1e-6)
 
 # %% ../nbs/03_approach1.ipynb #c026
 def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

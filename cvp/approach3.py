@@ -8,12 +8,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .learner import register
-from .blocks import conv_block, ZeroConv2d
+from .blocks import conv_block, ZeroConv2d, epe_loss
 from .approach2 import Approach2, LatentDynamics, check_clip
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['convex_upsample', 'FlowHead', 'epe_loss', 'Approach3']
+__all__ = ['convex_upsample', 'FlowHead', 'Approach3']
 
 # %% ../nbs/05_approach3.ipynb #c008
 def convex_upsample(flow: torch.Tensor, mask: torch.Tensor, s: int) -> torch.Tensor:
@@ -38,12 +38,6 @@ class FlowHead(nn.Module):
     def forward(self, h: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
         f = self.body(torch.cat([h, z_next], 1))
         return convex_upsample(self.flow(f), 0.25 * self.mask(f), self.scale)
-
-# %% ../nbs/05_approach3.ipynb #c014
-def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    "Mean end-point error `mean ||pred - target||_2` over flow fields `(...,2,H,W)`, differentiable."
-    if pred.shape != target.shape: raise ValueError(f"epe_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
-    return ((pred - target).pow(2).sum(-3) + eps).sqrt().mean()
 
 # %% ../nbs/05_approach3.ipynb #c017
 @register('approach3')

@@ -12,23 +12,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .learner import register
 from .blocks import zero_head, conv_block, ZeroConv2d, focal_loss
-from .warp import backward_warp, fb_occlusion
+from .warp import backward_warp, fb_occlusion, resize_flow
 from .approach2 import LatentDynamics, check_clip, plot_rollout, make_temporal
-from .approach3 import epe_loss, convex_upsample
+from .blocks import epe_loss
+from .approach3 import convex_upsample
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['resize_flow', 'visible_target', 'balanced_epe', 'LatentFlowHead', 'WarpHeads', 'Approach4']
-
-# %% ../nbs/06_approach4.ipynb #c007
-def resize_flow(flow: torch.Tensor, size) -> torch.Tensor:
-    "Flow `(...,2,H,W)` resampled to `size=(h,w)` (area when shrinking, bilinear when growing), vectors rescaled to pixels of the new grid."
-    if not torch.is_tensor(flow) or flow.ndim < 3 or flow.shape[-3] != 2:
-        raise ValueError(f"resize_flow: flow must be a (...,2,H,W) tensor, got {tuple(getattr(flow, 'shape', ())) or type(flow).__name__}")
-    (H, W), (h, w) = flow.shape[-2:], tuple(size)
-    f = flow.reshape(-1, 2, H, W)
-    f = F.interpolate(f, size=(h, w), mode='area') if h <= H and w <= W else F.interpolate(f, size=(h, w), mode='bilinear', align_corners=False)
-    return (f * f.new_tensor([w / W, h / H]).view(1, 2, 1, 1)).reshape(*flow.shape[:-2], h, w)
+__all__ = ['visible_target', 'balanced_epe', 'LatentFlowHead', 'WarpHeads', 'Approach4']
 
 # %% ../nbs/06_approach4.ipynb #c011
 def visible_target(flow_bwd: torch.Tensor, flow_fwd: torch.Tensor, size) -> torch.Tensor:

@@ -15,7 +15,7 @@ from .learner import register
 from .blocks import conv_block
 from .vae import pretrained_vae
 from .approach2 import LatentDynamics, NextLatentHead, make_temporal, latent_distance, check_clip, plot_rollout
-from .approach3 import epe_loss
+from .blocks import epe_loss
 
 # %% auto #0
 __all__ = ['MotionEncoder', 'Approach5', 'MotionLatentCache']

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['ConvLSTMCell', 'ConvLSTM', 'norm_groups', 'conv_block', 'ResBlock', 'ConvEncoder', 'ConvDecoder', 'ZeroConv2d',
-           'zero_head', 'focal_loss', 'kl_divergence', 'reparameterize']
+           'zero_head', 'focal_loss', 'kl_divergence', 'reparameterize', 'epe_loss']
 
 # %% ../nbs/01d_blocks.ipynb #c008
 class ConvLSTMCell(nn.Module):
@@ -163,3 +163,11 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = 'mean
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     "Draw `z = mu + exp(logvar/2) * eps`, `eps ~ N(0, 1)`, differentiably."
     return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+
+# %% ../nbs/01d_blocks.ipynb #c045b
+def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    "Mean smoothed end-point error `sqrt(|pred-target|^2 + eps^2) - eps` over flows `(...,2,H,W)` in pixels; `eps=0` is the EPE."
+    if pred.shape != target.shape or pred.ndim < 3 or pred.shape[-3] != 2:
+        raise ValueError(f"epe_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be equal (...,2,H,W)")
+    e2 = max(eps, 1e-6) ** 2                     # differentiable at 0 even for eps = 0
+    return ((pred - target).pow(2).sum(-3) + e2).sqrt().mean() - max(eps, 1e-6)

@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
+from .data import atomic_write   # the project's one atomic write (temp file beside the target, fsync, os.replace)
 
 # %% auto #0
 __all__ = ['REGISTRY', 'set_seed', 'rng_state', 'set_rng_state', 'CVPModel', 'register', 'list_models', 'build_model',
@@ -236,27 +237,9 @@ def _unwrap(model):
         model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model.model
     return model
 
-@contextlib.contextmanager
-def _local_atomic_write(path, mode=None):
-    "Fallback of `cvp.data.atomic_write`: temp path (or open file) beside `path`, fsync, os.replace."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        if mode is None: yield tmp
-        else:
-            with open(tmp, mode) as f: yield f
-        with open(tmp, 'rb') as f: os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally: tmp.unlink(missing_ok=True)
-
-def _atomic_write():
-    "`cvp.data.atomic_write` when cvp.data imports (it is the project's one), else the local equivalent."
-    try: from cvp.data import atomic_write; return atomic_write
-    except Exception: return _local_atomic_write
-
 def atomic_torch_save(obj, path):
     "torch.save to a temporary file beside `path`, fsync, then os.replace: readers never see a partial file."
-    with _atomic_write()(path) as tmp: torch.save(obj, tmp)
+    with atomic_write(path) as tmp: torch.save(obj, tmp)
     return Path(path)
 
 # %% ../nbs/01b_learner.ipynb #c031
@@ -455,7 +438,7 @@ def fit(model:CVPModel, train_ds, valid_ds=None, cfg:TrainConfig|None=None, *, c
             if main: print(f'resumed from {last} at step {step}', flush=True)
         else: set_seed(cfg.seed + 7919 * rank)
         if main:
-            with _atomic_write()(log_path, 'w') as f: f.write(''.join(json.dumps(r) + '\n' for r in records))
+            with atomic_write(log_path, 'w') as f: f.write(''.join(json.dumps(r) + '\n' for r in records))
         net = _LossModule(model)
         if world > 1:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == 'cuda' else None,

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 import numpy as np
 from .data import (DATA_DIR, SPLITS, DataError, video_path, annotation_path, sim_path, write_video, read_video,
-                      save_annotation, load_annotation, atomic_write, file_lock, write_flow_cache, flow_cache_path)
+                      save_annotation, load_annotation, atomic_write, file_lock, write_flow_cache, flow_cache_path, _hw)
 
 # %% auto #0
 __all__ = ['CLEVR_COLORS', 'SHAPES', 'MATERIALS', 'HALF_SIZE', 'FLOOR_RGB', 'LIGHT_DIR', 'AMBIENT', 'DIFFUSE', 'SHADOW_STRENGTH',
@@ -18,8 +18,8 @@ __all__ = ['CLEVR_COLORS', 'SHAPES', 'MATERIALS', 'HALF_SIZE', 'FLOOR_RGB', 'LIG
            'PRESETS', 'Camera', 'sample_scene', 'build_world', 'simulate', 'object_normals', 'ray_hits', 'shade',
            'render_frames', 'exact_flow', 'exact_flows', 'boxes_from_segmentation', 'collision_events',
            'make_annotation', 'make_video', 'generate_video', 'remove_stale_temps', 'dataset_jobs', 'generate_dataset',
-           'ensure_mini_clevrer', 'resize_flow', 'resize_occlusion', 'build_exact_flow_cache', 'plot_video_overview',
-           'warp_errors', 'check_collisions']
+           'ensure_mini_clevrer', 'resize_occlusion', 'build_exact_flow_cache', 'plot_video_overview', 'warp_errors',
+           'check_collisions']
 
 # %% ../nbs/00a_synthetic.ipynb #c007
 @contextlib.contextmanager
@@ -614,19 +614,11 @@ def ensure_mini_clevrer(preset: str = 'tiny', root=None, *, workers: int | None 
     return root
 
 # %% ../nbs/00a_synthetic.ipynb #c055
-def _hw(size) -> tuple[int, int]:
-    return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
-
-def resize_flow(flow, size) -> np.ndarray:
-    "Flow (n,2,h,w) -> (n,2,H,W) float32 in pixels of the new size (area average when shrinking, bilinear when enlarging)."
-    import torch, torch.nn.functional as F
-    H, W = _hw(size)
-    f = torch.as_tensor(np.asarray(flow, np.float32))
-    h, w = f.shape[-2:]
-    mode = dict(mode='area') if H <= h and W <= w else dict(mode='bilinear', align_corners=False)
-    out = F.interpolate(f, size=(H, W), **mode) if (H, W) != (h, w) else f.clone()
-    out[:, 0] *= W / w; out[:, 1] *= H / h
-    return out.numpy()
+def _resize_flow_np(flow, size) -> np.ndarray:
+    "`cvp.warp.resize_flow` on a numpy flow (n,2,h,w) -> float32 (n,2,H,W)."
+    import torch
+    from cvp.warp import resize_flow
+    return resize_flow(torch.as_tensor(np.asarray(flow, np.float32)), _hw(size)).numpy()
 
 def resize_occlusion(occ, size) -> np.ndarray:
     "Occlusion (n,h,w) {0,1} -> (n,H,W) uint8: area fraction > 0.5."
@@ -646,7 +638,7 @@ def build_exact_flow_cache(root, split: str, idx: int, size=(64, 64), stride: in
         a = {n: z[f'{n}_k{int(stride)}'] for n in ('flow_fwd', 'flow_bwd', 'occ_fwd', 'occ_bwd')}
     size = _hw(size)
     return write_flow_cache(flow_cache_path(root, split, idx, 'exact', size, stride),
-                            resize_flow(a['flow_fwd'], size), resize_flow(a['flow_bwd'], size),
+                            _resize_flow_np(a['flow_fwd'], size), _resize_flow_np(a['flow_bwd'], size),
                             resize_occlusion(a['occ_fwd'], size), resize_occlusion(a['occ_bwd'], size))
 
 # %% ../nbs/00a_synthetic.ipynb #c058

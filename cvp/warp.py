@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['pixel_grid', 'backward_warp', 'warp_valid', 'fb_occlusion', 'soft_fb_occlusion', 'moving_square',
+__all__ = ['pixel_grid', 'backward_warp', 'warp_valid', 'resize_flow', 'fb_occlusion', 'soft_fb_occlusion', 'moving_square',
            'mask_precision_recall']
 
 # %% ../nbs/01a_warp.ipynb #c005
@@ -41,6 +41,16 @@ def warp_valid(flow: torch.Tensor) -> torch.Tensor:
     pos = pixel_grid(h, w, flow.device, flow.dtype) + flow
     ok = (pos[:, 0] >= 0) & (pos[:, 0] <= w - 1) & (pos[:, 1] >= 0) & (pos[:, 1] <= h - 1)
     return ok[:, None].to(flow.dtype)
+
+# %% ../nbs/01a_warp.ipynb #c017b
+def resize_flow(flow: torch.Tensor, size) -> torch.Tensor:
+    "Flow `(...,2,H,W)` resampled to `size=(h,w)` (area when shrinking, bilinear when growing), vectors rescaled to pixels of the new grid."
+    if not torch.is_tensor(flow) or flow.ndim < 3 or flow.shape[-3] != 2:
+        raise ValueError(f"resize_flow: flow must be a (...,2,H,W) tensor, got {tuple(getattr(flow, 'shape', ())) or type(flow).__name__}")
+    (H, W), (h, w) = flow.shape[-2:], tuple(size)
+    f = flow.reshape(-1, 2, H, W)
+    f = F.interpolate(f, size=(h, w), mode='area') if h <= H and w <= W else F.interpolate(f, size=(h, w), mode='bilinear', align_corners=False)
+    return (f * f.new_tensor([w / W, h / H]).view(1, 2, 1, 1)).reshape(*flow.shape[:-2], h, w)
 
 # %% ../nbs/01a_warp.ipynb #c019
 def _fb_margin(flow_fwd: torch.Tensor, flow_bwd: torch.Tensor, alpha1: float, alpha2: float):

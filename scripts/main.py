@@ -90,6 +90,9 @@ def main(argv=None):
         for n, nb, p in STAGES: print(f'{n:6s} {nb:24s} {p}')
         return
     os.environ.setdefault('MPLBACKEND', 'Agg')
+    import logging   # papermill logs each executed cell and its output at INFO: the progress of a stage
+    logging.basicConfig(level=logging.INFO, format='  %(message)s', stream=sys.stdout)
+    logging.getLogger('traitlets').setLevel(logging.ERROR)
     FIG.mkdir(exist_ok=True)
     t0, times = time.time(), {}
     for name, nb, params in STAGES:
