@@ -318,7 +318,9 @@ def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps
         ck = torch.load(ckpt, map_location='cpu', weights_only=True)
         if ck.get('train_config') == cfg:
             print(f"{ckpt}: already trained with this configuration; loading it")
-            return load_raft(arch, ckpt, device=resolve_device(device)), History(ck.get('log', []), ckpt.parent)
+            net = load_raft(arch, ckpt, device=resolve_device(device))
+            net.cvp = {**net.cvp, 'train_seconds': ck.get('train_seconds', 0.0)}     # the time it took when it was trained
+            return net, History(ck.get('log', []), ckpt.parent)
     if run_dir is None and ckpt is not None:
         import hashlib, json
         run_dir = ckpt.parent/f".{ckpt.stem}-run-{hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]}"

@@ -181,7 +181,7 @@ class TrainConfig:
     val_every: int | None = None       # None = once per epoch
     val_max_batches: int | None = None
     ckpt_every: int = 500
-    run_dir: str | None = None         # None = a fresh temporary folder
+    run_dir: str | None = None         # None: a fresh temporary folder, removed when the process exits
     resume: bool = True                # continue from run_dir/last.pt when it exists
     progress: bool = True
     drop_last: bool = True             # equal batches keep DDP and resume exact
@@ -394,9 +394,12 @@ def _prepare_dist(device_str:str):
     return dist.get_rank(), dist.get_world_size(), local, True
 
 def _shared_run_dir(run_dir, rank, world) -> Path:
-    "run_dir, or a fresh temporary folder chosen by rank 0 and shared with the other ranks."
+    "run_dir, or a fresh temporary folder chosen by rank 0, shared with the other ranks and removed when the process exits."
     if run_dir is not None: return Path(run_dir)
     obj = [tempfile.mkdtemp(prefix='cvp-run-') if rank == 0 else None]
+    if rank == 0:
+        import atexit, shutil
+        atexit.register(shutil.rmtree, obj[0], ignore_errors=True)   # a temporary run is for this session only
     if world > 1: dist.broadcast_object_list(obj, src=0)
     return Path(obj[0])
 

@@ -608,7 +608,10 @@ def ensure_mini_clevrer(preset: str = 'tiny', root=None, *, workers: int | None 
         with atomic_write(partial, 'w') as f: json.dump(spec, f)    # an interrupted run resumes only with the same spec
         w = workers if workers is not None else (1 if preset == 'tiny' else min(2, os.cpu_count() or 1))
         p = PRESETS[preset]
+        t0 = time.time()
         generate_dataset(root, p['splits'], workers=w, seed=seed, progress=progress, n_frames=p['n_frames'], width=p['width'], height=p['height'])
+        with atomic_write(root / 'generation.json', 'w') as f:   # how long the run that finished it took (a resumed run: its part only)
+            json.dump(dict(seconds=round(time.time() - t0, 1), workers=w, cpu_count=os.cpu_count(), load_average=round(os.getloadavg()[0], 1)), f, indent=1)
         with atomic_write(stamp, 'w') as f: json.dump(spec, f, indent=1)
         partial.unlink(missing_ok=True)
     return root
