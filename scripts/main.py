@@ -38,7 +38,7 @@ STAGES = [
     # reading z_t - z_{t-1}, half the flow loss on moving pixels: the seed's latent rendering gave 29.10 dB / 0.933 here
     ('a4', '06_approach4.ipynb', dict(DEMO, max_steps=300, batch_size=8, render='composite', motion_input=True, flow_balance=0.5,
                                       run_dir=str(RUNS_DEMO / 'approach4'))),
-    ('a5', '07_approach5.ipynb', dict(DEMO, max_steps=300, batch_size=8, flow_vae_steps=300, decode_frac=0.5, run_dir=str(RUNS_DEMO / 'approach5'))),
+    ('a5', '07_approach5.ipynb', dict(DEMO, max_steps=300, batch_size=8, flow_vae_steps=300, decode_frac=0.5, latent_loss='l2', run_dir=str(RUNS_DEMO / 'approach5'))),
     ('ttt', '08_ttt.ipynb', dict(DEMO, runs_dir=str(RUNS_DEMO), sweep_steps='1,3,5', sweep_lrs='1e-4,3e-4,1e-3', sweep_clips=8)),
     ('eval', '09_evaluation.ipynb', dict(DEMO, runs_dir=str(RUNS_DEMO))),
 ]
@@ -70,6 +70,13 @@ def run_stage(name, nb, params, stamp, force=False):
     if not force and done.exists() and json.loads(done.read_text()).get('stamp') == stamp:
         print(f'[main] {name}: done before, skipped (--force to redo)', flush=True)
         return json.loads(done.read_text())['seconds']
+    started = RUNS / f'{name}.started'       # an interrupted stage resumes its run folder; one with other settings starts afresh
+    run_dir = params.get('run_dir')
+    if run_dir and Path(run_dir).exists() and (not started.exists() or started.read_text() != stamp):
+        import shutil
+        print(f'[main] {name}: {run_dir} holds a run made with other settings: removed', flush=True)
+        shutil.rmtree(run_dir)
+    started.write_text(stamp)
     print(f'[main] {name}: {nb} {params}', flush=True)
     t0 = time.time()
     pm.execute_notebook(str(src), str(RUNS / nb), parameters=params, cwd=str(ROOT / 'nbs'), kernel_name='python3',
