@@ -19,7 +19,7 @@ from .approach3 import convex_upsample
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['visible_target', 'balanced_epe', 'LatentFlowHead', 'WarpHeads', 'Approach4']
+__all__ = ['visible_target', 'LatentFlowHead', 'WarpHeads', 'Approach4']
 
 # %% ../nbs/06_approach4.ipynb #c011
 def visible_target(flow_bwd: torch.Tensor, flow_fwd: torch.Tensor, size) -> torch.Tensor:
@@ -29,17 +29,6 @@ def visible_target(flow_bwd: torch.Tensor, flow_fwd: torch.Tensor, size) -> torc
     H, W = flow_bwd.shape[-2:]
     occ = fb_occlusion(flow_bwd.reshape(-1, 2, H, W), flow_fwd.reshape(-1, 2, H, W))
     return F.interpolate(1 - occ, size=tuple(size), mode='area').reshape(*flow_bwd.shape[:-3], 1, *size)
-
-# %% ../nbs/06_approach4.ipynb #c015
-def balanced_epe(pred: torch.Tensor, target: torch.Tensor, moving: float = 0.5, weight: float = 0.5, eps: float = 1e-6) -> torch.Tensor:
-    "EPE of flows `(...,2,H,W)`: moving pixels (`|target| > moving`) get the share `weight`, static ones `1 - weight` (plain mean if `weight` is 0 or a set is empty)."
-    if pred.shape != target.shape: raise ValueError(f"balanced_epe: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ")
-    if not 0 <= weight < 1: raise ValueError(f"balanced_epe: weight must be in [0, 1), got {weight}")
-    e = ((pred - target).pow(2).sum(-3) + eps).sqrt()
-    mov = target.norm(dim=-3) > moving
-    n_mov = int(mov.sum())
-    if weight == 0 or n_mov == 0 or n_mov == mov.numel(): return e.mean()
-    return weight * e[mov].mean() + (1 - weight) * e[~mov].mean()
 
 # %% ../nbs/06_approach4.ipynb #c018
 class LatentFlowHead(nn.Module):
@@ -175,7 +164,7 @@ def loss_terms(self: Approach4, batch: dict) -> dict:
     z, out = self.clip_outputs(frames, batch.get('latents'))
     tg = self.targets(batch)
     terms = self.next_latent_terms(frames, z, out)
-    epe = (lambda p, g, s: balanced_epe(p, g, 0.5 / s, self.flow_balance)) if self.flow_balance else (lambda p, g, s: epe_loss(p, g))
+    epe = lambda p, g, s: epe_loss(p, g, moving=0.5 / s, weight=self.flow_balance)   # s: frame pixels per grid pixel
     terms['flow'] = epe(out['flow'], tg['flow'], self.scale)
     terms['occlusion'] = F.binary_cross_entropy_with_logits(out['mask_logit'], tg['visible'])
     terms['residual'] = (out['residual'] - (z[:, 1:] - out['warped'] * out['mask']).detach()).abs().mean()

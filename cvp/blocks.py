@@ -165,9 +165,14 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
 
 # %% ../nbs/01d_blocks.ipynb #c045b
-def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    "Mean smoothed end-point error `sqrt(|pred-target|^2 + eps^2) - eps` over flows `(...,2,H,W)` in pixels; `eps=0` is the EPE."
+def epe_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.0, moving: float = 0.5, weight: float = 0.0) -> torch.Tensor:
+    "Mean smoothed end-point error `sqrt(|pred-target|^2 + eps^2) - eps` over flows `(...,2,H,W)` in pixels (`eps=0`: the EPE); `weight > 0` gives pixels whose true flow exceeds `moving` px that share of the mean."
     if pred.shape != target.shape or pred.ndim < 3 or pred.shape[-3] != 2:
         raise ValueError(f"epe_loss: pred {tuple(pred.shape)} and target {tuple(target.shape)} must be equal (...,2,H,W)")
-    e2 = max(eps, 1e-6) ** 2                     # differentiable at 0 even for eps = 0
-    return ((pred - target).pow(2).sum(-3) + e2).sqrt().mean() - max(eps, 1e-6)
+    if not 0 <= weight < 1: raise ValueError(f"epe_loss: weight must be in [0, 1), got {weight}")
+    e = ((pred - target).pow(2).sum(-3) + max(eps, 1e-6) ** 2).sqrt() - max(eps, 1e-6)   # differentiable at 0 even for eps = 0
+    if weight == 0: return e.mean()
+    mov = target.norm(dim=-3) > moving
+    n_mov = int(mov.sum())
+    if n_mov == 0 or n_mov == mov.numel(): return e.mean()
+    return weight * e[mov].mean() + (1 - weight) * e[~mov].mean()
