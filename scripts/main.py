@@ -29,7 +29,7 @@ STAGES = [
     # the preset's frame VAE (cvp.vae.VAE_PRESETS['demo']), trained, measured and published for approaches 2-5
     ('vae', '02_vae.ipynb', dict(DEMO, down=4, ch=16, n_res=0, latent_ch=4, max_steps=1000, batch_size=8, lr=2e-3, flow_max_steps=300,
                                  threads=2, publish=True, run_dir=str(RUNS_DEMO / 'vae'))),
-    # 5 free-running training steps, 600 steps (2 steps, 300: the rollout drifted below copy-last after step 4): 32.79 vs 31.90 dB
+    # 5 free-running training steps, 600 steps: 32.65-33.01 dB in three runs (2 steps, 300: drifted below copy-last after step 4, 31.90)
     ('a1', '03_approach1.ipynb', dict(DEMO, max_steps=600, batch_size=8, n_future=5, run_dir=str(RUNS_DEMO / 'approach1'))),
     # L2 on latents: with L1 (a median) the temporal model kept predicting 'no change' (29.60 vs 28.33 dB measured)
     ('a2', '04_approach2.ipynb', dict(DEMO, max_steps=300, batch_size=8, latent_loss='l2', threads=2, run_dir=str(RUNS_DEMO / 'approach2'))),
@@ -64,12 +64,12 @@ def run_stage(name, nb, params, stamp, force=False):
     import papermill as pm
     src = ROOT / 'nbs' / nb
     if not src.exists():
-        print(f'[main] {name}: {nb} does not exist yet, skipped', flush=True); return None
+        print(f'[main] {name}: {nb} does not exist yet, skipped', flush=True); return None, False
     RUNS.mkdir(parents=True, exist_ok=True)
     done = RUNS / f'{name}.done'
     if not force and done.exists() and json.loads(done.read_text()).get('stamp') == stamp:
         print(f'[main] {name}: done before, skipped (--force to redo)', flush=True)
-        return json.loads(done.read_text())['seconds']
+        return json.loads(done.read_text())['seconds'], False
     started = RUNS / f'{name}.started'       # an interrupted stage resumes its run folder; one with other settings starts afresh
     run_dir = params.get('run_dir')
     if run_dir and Path(run_dir).exists() and (not started.exists() or started.read_text() != stamp):
@@ -84,7 +84,7 @@ def run_stage(name, nb, params, stamp, force=False):
     secs = round(time.time() - t0, 1)
     done.write_text(json.dumps(dict(stamp=stamp, seconds=secs, params=params)))
     print(f'[main] {name}: finished in {secs:.0f} s', flush=True)
-    return secs
+    return secs, True
 
 
 def render_readme():
@@ -114,16 +114,18 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format='  %(message)s', stream=sys.stdout)
     logging.getLogger('traitlets').setLevel(logging.ERROR)
     FIG.mkdir(exist_ok=True)
-    t0, times = time.time(), {}
+    t0, times, ran = time.time(), {}, []
     stamps = _stamps()
     for name, nb, params in STAGES:
         if args.only and name not in args.only: continue
-        times[name] = run_stage(name, nb, params, stamps[name], force=args.force)
+        times[name], did = run_stage(name, nb, params, stamps[name], force=args.force)
+        if did: ran.append(name)
     total = round(time.time() - t0, 1)
     tfile = FIG / 'timings.json'
     old = json.loads(tfile.read_text()) if tfile.exists() else {}
     old.update({k: v for k, v in times.items() if v is not None})
-    old = {**{n: old[n] for n, _, _ in STAGES if n in old}, 'total_this_run': total}   # in pipeline order
+    # stage seconds in pipeline order, then this invocation: its wall-clock total and the stages it executed (not skipped)
+    old = {**{n: old[n] for n, _, _ in STAGES if n in old}, 'total_this_run': total, 'ran_this_run': ran}
     tfile.write_text(json.dumps(old, indent=1))
     render_readme()
     print(f'[main] all done in {total / 60:.1f} min; stage seconds: {times}', flush=True)
