@@ -13,27 +13,19 @@ import torch.nn.functional as F
 from fastcore.basics import patch_to
 import av
 from pycocotools import mask as mask_utils
+# shared basics (cvp.core), re-exported here: `from cvp.data import DataError, atomic_write` keeps working
+from .core import _repo_root, DATA_DIR, DataError, _fsync_path, atomic_write, file_lock, dataset_cache, flow_source_builder
 
 # %% auto #0
-__all__ = ['DATA_DIR', 'SPLITS', 'MAX_OBJECTS', 'CLEVRER_FILES', 'split_of', 'video_path', 'annotation_path', 'sim_path',
-           'list_videos', 'DataError', 'VideoError', 'AnnotationError', 'atomic_write', 'file_lock', 'toy_scene',
-           'toy_object_mask', 'write_video', 'resize_frames', 'read_video', 'video_info', 'check_annotation',
-           'load_annotation', 'save_annotation', 'object_states', 'collision_labels', 'decode_rle', 'encode_rle',
-           'masks_to_boxes', 'proposal_path', 'load_proposals', 'proposal_boxes', 'frame_cache_path', 'cached_frames',
-           'write_toy_clevrer', 'build_frame_cache', 'flow_cache_path', 'write_flow_cache', 'read_flow_cache',
-           'ensure_flow_cache', 'ClevrerClips', 'clip_loader', 'download', 'safe_extract', 'download_clevrer',
-           'show_clip', 'benchmark_loader']
+__all__ = ['SPLITS', 'MAX_OBJECTS', 'CLEVRER_FILES', 'split_of', 'video_path', 'annotation_path', 'sim_path', 'list_videos',
+           'VideoError', 'AnnotationError', 'toy_scene', 'toy_object_mask', 'write_video', 'resize_frames',
+           'read_video', 'video_info', 'check_annotation', 'load_annotation', 'save_annotation', 'object_states',
+           'collision_labels', 'decode_rle', 'encode_rle', 'masks_to_boxes', 'proposal_path', 'load_proposals',
+           'proposal_boxes', 'frame_cache_path', 'cached_frames', 'write_toy_clevrer', 'build_frame_cache',
+           'flow_cache_path', 'write_flow_cache', 'read_flow_cache', 'ensure_flow_cache', 'ClevrerClips', 'clip_loader',
+           'download', 'safe_extract', 'download_clevrer', 'show_clip', 'benchmark_loader']
 
 # %% ../nbs/00_data.ipynb #282a93b7
-def _repo_root() -> Path:
-    "The repository root: the first folder holding settings.ini above this module (or the working directory)."
-    try: start = Path(__file__).resolve().parent
-    except NameError: start = Path.cwd().resolve()
-    for p in (start, *start.parents):
-        if (p/'settings.ini').exists(): return p
-    return Path.cwd().resolve()
-
-DATA_DIR = Path(os.environ.get('CVP_DATA') or _repo_root()/'data')
 SPLITS = {'train': (0, 10000), 'validation': (10000, 15000), 'test': (15000, 20000)}
 MAX_OBJECTS = 8
 
@@ -84,67 +76,11 @@ def list_videos(root, split: str) -> list[int]:
     return sorted(int(m.group(1)) for m in found if m)
 
 # %% ../nbs/00_data.ipynb #dbaac6c6
-class DataError(Exception):
-    "A data file is missing or malformed; the message names the file and the problem."
-    def __init__(self, msg, path=None):
-        self.path, self.problem = (None if path is None else Path(path)), msg
-        super().__init__(msg if path is None else f"{path}: {msg}")
-
 class VideoError(DataError):
     "A video file is missing, corrupt, truncated, empty or does not match its annotation."
 
 class AnnotationError(DataError):
     "An annotation file is missing, truncated or does not follow CLEVRER's schema."
-
-# %% ../nbs/00_data.ipynb #c7addbbd
-def _fsync_path(p: Path):
-    "Flush file or folder `p` to disk (best effort for folders)."
-    try:
-        fd = os.open(p, os.O_RDONLY)
-        try: os.fsync(fd)
-        finally: os.close(fd)
-    except OSError:
-        if not p.is_dir(): raise
-
-# %% ../nbs/00_data.ipynb #c81f930a
-@contextlib.contextmanager
-def atomic_write(path, mode: str | None = None):
-    "Write `path` atomically: yields a temp path (or, with `mode` like 'w'/'wb', an open file) in the same folder; on success fsync + os.replace."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
-    try:
-        if mode is None: yield tmp
-        else:
-            with open(tmp, mode) as f:
-                yield f
-        if not tmp.exists(): raise DataError("nothing was written to the temporary file", path)
-        _fsync_path(tmp)
-        os.replace(tmp, path)
-        _fsync_path(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-# %% ../nbs/00_data.ipynb #427a8c95
-@contextlib.contextmanager
-def file_lock(path, timeout: float | None = None):
-    "Hold an exclusive fcntl.flock on `<path>.lock` (or on `path` if it ends in .lock) for the with-block."
-    path = Path(path)
-    lock = path if path.suffix == '.lock' else path.with_name(path.name + '.lock')
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        t0 = time.monotonic()
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if timeout is None else fcntl.LOCK_NB)); break
-            except BlockingIOError:
-                if time.monotonic() - t0 > timeout:
-                    raise TimeoutError(f"{lock}: still locked by another process after {timeout} s") from None
-                time.sleep(0.05)
-        yield lock
-    finally:
-        os.close(fd)   # closing the descriptor releases the lock
 
 # %% ../nbs/00_data.ipynb #a62000d4
 def toy_scene(idx: int = 0, n_frames: int = 16, height: int = 64, width: int = 96, n_objects: int = 3,
@@ -411,10 +347,10 @@ def _hw(size) -> tuple[int, int]:
     h, w = (size, size) if isinstance(size, (int, np.integer)) else size
     return int(h), int(w)
 
-def frame_cache_path(root, split: str, idx: int, size=(64, 64)) -> Path:
-    "Path of the decoded-frame cache of video `idx` at `size` (H,W)."
+def frame_cache_path(root, split: str, idx: int, size=(64, 64), cache=None) -> Path:
+    "Path of the decoded-frame cache of video `idx` at `size` (H,W), in the dataset's cache folder (`cvp.core.dataset_cache`)."
     h, w = _hw(size)
-    return Path(root)/'cache'/f"frames_{h}x{w}"/split/f"video_{_checked(split, idx):05d}.npy"
+    return dataset_cache(root, cache)/f"frames_{h}x{w}"/split/f"video_{_checked(split, idx):05d}.npy"
 
 def _fresh(cache: Path, *sources: Path) -> bool:
     "True if `cache` exists and is not older than any existing source file."
@@ -423,9 +359,9 @@ def _fresh(cache: Path, *sources: Path) -> bool:
     return all(not s.exists() or s.stat().st_mtime <= t for s in sources)
 
 # %% ../nbs/00_data.ipynb #9d7c6452
-def cached_frames(root, split: str, idx: int, size=(64, 64)) -> np.memmap:
+def cached_frames(root, split: str, idx: int, size=(64, 64), cache=None) -> np.memmap:
     "Frames of video `idx` at `size` as a read-only uint8 memmap (T,H,W,3), decoding the mp4 into the cache on first use."
-    cache, src = frame_cache_path(root, split, idx, size), video_path(root, split, idx)
+    cache, src = frame_cache_path(root, split, idx, size, cache), video_path(root, split, idx)
     if not _fresh(cache, src):
         with file_lock(cache):
             if not _fresh(cache, src):
@@ -454,14 +390,14 @@ def write_toy_clevrer(root, split: str = 'train', indices=(0,), n_frames: int = 
     return sorted(indices)
 
 # %% ../nbs/00_data.ipynb #a36de467
-def build_frame_cache(root, split: str, indices=None, size=(64, 64), workers: int = 1, progress: bool = True) -> dict:
+def build_frame_cache(root, split: str, indices=None, size=(64, 64), workers: int = 1, progress: bool = True, cache=None) -> dict:
     "Fill the frame cache of `split` (all videos present, or `indices`) at `size` with `workers` threads; skips videos already cached."
     indices = list_videos(root, split) if indices is None else list(indices)
-    todo = [i for i in indices if not _fresh(frame_cache_path(root, split, i, size), video_path(root, split, i))]
+    todo = [i for i in indices if not _fresh(frame_cache_path(root, split, i, size, cache), video_path(root, split, i))]
     from tqdm.auto import tqdm
     bar = tqdm(total=len(todo), desc=f"frames {split} {_hw(size)[0]}x{_hw(size)[1]}", disable=not progress or not todo)
     def one(i):
-        cached_frames(root, split, i, size); bar.update(1)
+        cached_frames(root, split, i, size, cache); bar.update(1)
     if workers <= 1:
         for i in todo: one(i)
     else:
@@ -471,11 +407,11 @@ def build_frame_cache(root, split: str, indices=None, size=(64, 64), workers: in
     return dict(built=len(todo), skipped=len(indices) - len(todo))
 
 # %% ../nbs/00_data.ipynb #e0b33c43
-def flow_cache_path(root, split: str, idx: int, source: str, size=(64, 64), stride: int = 2) -> Path:
+def flow_cache_path(root, split: str, idx: int, source: str, size=(64, 64), stride: int = 2, cache=None) -> Path:
     "Path of the flow cache of video `idx`: flow from `source` ('exact' or a RAFT tag) at `size` for `video[::stride]`."
     h, w = _hw(size)
     if not re.fullmatch(r'[A-Za-z0-9._-]+', str(source)): raise ValueError(f"flow source tag {source!r} must be letters, digits, '.', '_' or '-'")
-    return Path(root)/'cache'/f"flow_{source}_{h}x{w}_s{int(stride)}"/split/f"video_{_checked(split, idx):05d}.npy"
+    return dataset_cache(root, cache)/f"flow_{source}_{h}x{w}_s{int(stride)}"/split/f"video_{_checked(split, idx):05d}.npy"
 
 # %% ../nbs/00_data.ipynb #40b095f3
 def write_flow_cache(path, fwd, bwd, occ_fwd, occ_bwd) -> Path:
@@ -502,27 +438,24 @@ def read_flow_cache(path):
     return arr[:, 0:2], arr[:, 2:4], arr[:, 4], arr[:, 5]
 
 # %% ../nbs/00_data.ipynb #b34d97a4
-def ensure_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), stride: int = 2) -> Path:
-    "Path of the flow cache, building it first if missing: 'exact' via cvp.synthetic.build_exact_flow_cache, else cvp.flow.build_flow_cache."
-    path = flow_cache_path(root, split, idx, source, size, stride)
+def ensure_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), stride: int = 2, cache=None, builder=None) -> Path:
+    "Path of the flow cache, building it first if missing with `builder` or the one registered for `source` (`cvp.core.register_flow_source`)."
+    path = flow_cache_path(root, split, idx, source, size, stride, cache)
     srcs = (video_path(root, split, idx), sim_path(root, split, idx))   # a cache older than its video or sim file is stale
     if _fresh(path, *srcs): return path
+    try: build = builder or flow_source_builder(source)
+    except KeyError as e: raise DataError(f"cannot build the missing flow cache: {e.args[0]}", path) from None
     # our own lock name, so a builder that also locks `path` cannot deadlock against us
     with file_lock(path.parent/f".{path.name}.ensure.lock"):
         if _fresh(path, *srcs): return path
-        if source == 'exact':
-            from cvp.synthetic import build_exact_flow_cache
-            build_exact_flow_cache(root, split, idx, _hw(size), stride)
-        else:
-            from cvp.flow import build_flow_cache
-            build_flow_cache(root, split, idx, source, _hw(size), stride)
+        build(root, split, idx, source, _hw(size), stride, cache)
     if not path.exists(): raise DataError(f"the {source!r} flow builder returned without writing the cache", path)
     return path
 
 # %% ../nbs/00_data.ipynb #fb3251f9
-def _n_frames(root, split, idx, size) -> int:
+def _n_frames(root, split, idx, size, cache=None) -> int:
     "Frame count of video `idx`: from its fresh frame cache at `size` (header only), else from the mp4 container header."
-    vp, c = video_path(root, split, idx), frame_cache_path(root, split, idx, size)
+    vp, c = video_path(root, split, idx), frame_cache_path(root, split, idx, size, cache)
     if _fresh(c, vp):
         try: return int(np.load(c, mmap_mode='r').shape[0])
         except (ValueError, OSError): pass
@@ -536,9 +469,10 @@ def _worker_init(_):
 class ClevrerClips(torch.utils.data.Dataset):
     "Clips of CLEVRER-layout videos as dicts of tensors (CONTRIBUTING.md): cached frames, plus annotations, flow and boxes where they exist."
     def __init__(self, *, root=None, split='train', indices=None, size=(64, 64), stride=2, n_context=6, n_future=10,
-                 flow=None, clip_step=None, boxes=True, annotations=None, max_objects=MAX_OBJECTS):
+                 flow=None, clip_step=None, boxes=True, annotations=None, max_objects=MAX_OBJECTS, cache=None):
         self.root, self.split, self.size, self.stride = Path(root or DATA_DIR), _check_split(split), _hw(size), int(stride)
         self.n_context, self.n_future, self.flow, self.max_objects = int(n_context), int(n_future), flow, max_objects
+        self.cache = cache    # the cache folder (None: $CVP_CACHE or data/cache); caches never go inside `root`
         self.clip_len = self.n_context + self.n_future
         if self.stride < 1 or self.n_context < 1 or self.n_future < 0 or self.clip_len < 2:
             raise ValueError(f"need stride >= 1, n_context >= 1, n_future >= 0 and n_context + n_future >= 2; got {stride}, {n_context}, {n_future}")
@@ -547,7 +481,7 @@ class ClevrerClips(torch.utils.data.Dataset):
         if not self.indices: raise DataError(f"no videos of split {split!r} here", self.root/f"video_{split}")
         self.n_frames, self.items = {}, []
         for v in self.indices:
-            T = self.n_frames[v] = _n_frames(self.root, split, v, self.size)
+            T = self.n_frames[v] = _n_frames(self.root, split, v, self.size, self.cache)
             n_s = len(range(0, T, self.stride))
             if n_s < self.clip_len:
                 raise VideoError(f"{T} frames give {n_s} frames at stride {self.stride}, fewer than one clip of "
@@ -626,15 +560,15 @@ def __getitem__(self, i) -> dict:
     "The sample dict of clip `i` (shapes in CONTRIBUTING.md)."
     v, s = self.items[i]
     ids, L = self.frame_ids(i), self.clip_len
-    fr = cached_frames(self.root, self.split, v, self.size)
+    fr = cached_frames(self.root, self.split, v, self.size, self.cache)
     if len(fr) != self.n_frames[v]:
         raise DataError(f"frame cache has {len(fr)} frames, the video header {self.n_frames[v]}; delete the cache to rebuild",
-                        frame_cache_path(self.root, self.split, v, self.size))
+                        frame_cache_path(self.root, self.split, v, self.size, self.cache))
     x = np.ascontiguousarray(fr[ids[0]:ids[-1] + 1:self.stride].transpose(0, 3, 1, 2), dtype=np.float32)
     x /= 255                                 # in numpy: torch's intra-op threads only add overhead at this size
     out = {'frames': torch.from_numpy(x)}
     if self.flow:
-        fp = ensure_flow_cache(self.root, self.split, v, self.flow, self.size, self.stride)
+        fp = ensure_flow_cache(self.root, self.split, v, self.flow, self.size, self.stride, self.cache)
         fw, bw, of, ob = read_flow_cache(fp)
         n_s = len(range(0, self.n_frames[v], self.stride))
         if len(fw) != n_s - 1 or fw.shape[2:] != self.size:

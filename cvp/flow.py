@@ -15,9 +15,8 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['RAFT_MODELS', 'CHECKPOINT_DIR', 'flow_to_rgb', 'flow_legend', 'WeightsUnavailable', 'raft_weights', 'raft_hub_file',
            'pretrained_raft_available', 'load_raft', 'raft_geometry', 'raft_predictions', 'raft_flow', 'sequence_loss',
-           'motion_balanced_weights', 'random_crops', 'RAFTFlow', 'FlowPairs', 'train_raft', 'load_raft_source',
-           'build_flow_cache', 'precompute_flows', 'evaluate_flow', 'flow_table', 'plot_flow_comparison',
-           'raft_throughput']
+           'motion_balanced_weights', 'random_crops', 'RAFTFlow', 'FlowPairs', 'load_raft_source', 'build_flow_cache',
+           'precompute_flows', 'evaluate_flow', 'flow_table', 'plot_flow_comparison', 'raft_throughput']
 
 # %% ../nbs/01_flow.ipynb #c008
 def _colorwheel() -> torch.Tensor:
@@ -228,7 +227,7 @@ def random_crops(batch: dict, min_size: int = 128, crop: int | None = None, movi
     return {**{k: torch.stack(v) for k, v in out.items()}, 'scale': scale}
 
 # %% ../nbs/01_flow.ipynb #c041
-from .learner import CVPModel, register, build_model, fit, TrainConfig, History, atomic_torch_save, resolve_device
+from .core import CVPModel, register, resolve_device
 
 @register('raft')
 class RAFTFlow(CVPModel):
@@ -264,6 +263,7 @@ class RAFTFlow(CVPModel):
         raise TypeError("RAFTFlow estimates flow between two given frames (raft_flow); it has no rollout")
 
 # %% ../nbs/01_flow.ipynb #c043
+from .core import register_flow_source
 from .data import cached_frames, ensure_flow_cache, read_flow_cache, flow_cache_path, list_videos, file_lock, atomic_write, DATA_DIR, _hw
 
 class FlowPairs(torch.utils.data.Dataset):
@@ -301,45 +301,6 @@ class FlowPairs(torch.utils.data.Dataset):
             out['flow'][0] *= -1
         return out
 
-# %% ../nbs/01_flow.ipynb #c047
-def _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, data, moving_share, min_size, crop) -> dict:
-    "The plain dict that identifies a RAFT training run (stored in its checkpoint)."
-    return dict(arch=arch, size=list(_hw(size)), strides=list(strides), steps=int(steps), lr=float(lr), batch_size=int(batch_size),
-                iters=int(iters), weight_decay=float(weight_decay), seed=int(seed), data=str(data), moving_share=float(moving_share),
-                min_size=int(min_size), crop=crop)
-
-def train_raft(root, *, arch: str = 'raft_small', size=64, strides=(1, 2), steps: int = 200, lr: float = 4e-4, batch_size: int = 8,
-               iters: int = 6, weight_decay: float = 1e-4, moving_share: float = 0.5, min_size: int = 128, crop: int | None = None, seed: int = 0,
-               device: str = 'auto', ckpt=None, run_dir=None, progress: bool = True) -> tuple:
-    "Train RAFT `arch` on `root`'s exact train flow with `cvp.learner.fit`; write `ckpt` (if given); returns (model, History)."
-    cfg = _train_config(arch, size, strides, steps, lr, batch_size, iters, weight_decay, seed, Path(root).name, moving_share, min_size, crop)
-    ckpt = Path(ckpt) if ckpt is not None else None
-    if ckpt is not None and ckpt.is_file():
-        ck = torch.load(ckpt, map_location='cpu', weights_only=True)
-        if ck.get('train_config') == cfg:
-            print(f"{ckpt}: already trained with this configuration; loading it")
-            net = load_raft(arch, ckpt, device=resolve_device(device))
-            net.cvp = {**net.cvp, 'train_seconds': ck.get('train_seconds', 0.0)}     # the time it took when it was trained
-            return net, History(ck.get('log', []), ckpt.parent)
-    if run_dir is None and ckpt is not None:
-        import hashlib, json
-        run_dir = ckpt.parent/f".{ckpt.stem}-run-{hashlib.sha1(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:8]}"
-    ds = FlowPairs(root, 'train', size=size, strides=strides, flip=True)
-    model = build_model('raft', arch=arch, iters=iters, min_size=min_size, moving_share=moving_share, crop=crop, loss_weights={'epe': 0.0})
-    t0 = time.time()
-    hist = fit(model, ds, cfg=TrainConfig(max_steps=steps, lr=lr, batch_size=batch_size, weight_decay=weight_decay, schedule='onecycle',
-                                         warmup=max(2, steps // 20) if steps >= 4 else 0, grad_clip=1.0, device=device, seed=seed,
-                                         log_every=max(1, min(25, steps // 10)), ckpt_every=max(10, steps // 10),
-                                         run_dir=None if run_dir is None else str(run_dir), progress=progress))
-    seconds = time.time() - t0
-    net = model.raft.eval()
-    net.cvp = {**net.cvp, 'source': (ckpt.stem if ckpt is not None and ckpt.stem.startswith(arch + '-') else f'{arch}-trained'),
-               'min_size': min_size, 'train_seconds': seconds}
-    if ckpt is not None:
-        atomic_torch_save({'model': net.state_dict(), 'model_config': model.config, 'train_config': cfg, 'train_seconds': seconds,
-                           'log': hist.records}, ckpt)
-    return net, hist
-
 # %% ../nbs/01_flow.ipynb #c051
 CHECKPOINT_DIR = DATA_DIR/'checkpoints'
 
@@ -362,11 +323,11 @@ def _frames_tensor(frames, device) -> torch.Tensor:
     return torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2).float().div_(255).to(device)
 
 def build_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), stride: int = 2, *, model=None, batch_size: int = 8,
-                     device=None, iters: int | None = None) -> Path:
+                     device=None, iters: int | None = None, cache=None) -> Path:
     "RAFT forward + backward flow and fb-occlusion of consecutive frames of `video[::stride]` at `size`, cached as `source`; skips if present."
     from cvp.data import write_flow_cache, DataError
     from cvp.warp import fb_occlusion
-    path = flow_cache_path(root, split, idx, source, size, stride)
+    path = flow_cache_path(root, split, idx, source, size, stride, cache)
     if path.exists(): return path
     if source == 'exact': raise ValueError("the 'exact' flow comes from the simulator: use cvp.synthetic.build_exact_flow_cache")
     if model is None: model = load_raft_source(source, device)
@@ -375,8 +336,8 @@ def build_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), str
     if str(have or source).endswith('-random'): raise ValueError(f"refusing to cache flow from random weights ({source!r})")
     dev = next(iter(model.parameters()), torch.zeros(())).device   # a parameter-free model (e.g. a mock) runs on the CPU
     iters = iters or getattr(model, 'cvp', {}).get('iters', 12)
-    frames = cached_frames(root, split, idx, size)[::stride]
-    if len(frames) < 2: raise DataError(f"needs at least 2 frames at stride {stride}, has {len(frames)}", flow_cache_path(root, split, idx, source, size, stride))
+    frames = cached_frames(root, split, idx, size, cache)[::stride]
+    if len(frames) < 2: raise DataError(f"needs at least 2 frames at stride {stride}, has {len(frames)}", path)
     fwd, bwd = [], []
     for k in range(0, len(frames) - 1, batch_size):
         x = _frames_tensor(frames[k:k + batch_size + 1], dev)
@@ -387,6 +348,9 @@ def build_flow_cache(root, split: str, idx: int, source: str, size=(64, 64), str
     with file_lock(path):
         if not path.exists(): write_flow_cache(path, fwd, bwd, fb_occlusion(fwd, bwd), fb_occlusion(bwd, fwd))
     return path
+
+# the data layer builds a missing RAFT cache ('raft_<arch>-<weights or tag>') through this registration (cvp.core)
+register_flow_source('raft', lambda root, split, idx, source, size, stride, cache: build_flow_cache(root, split, idx, source, size, stride, cache=cache))
 
 # %% ../nbs/01_flow.ipynb #c054
 def precompute_flows(root, split: str, indices=None, source: str = 'raft_large-C_T_SKHT_V2', size=(64, 64), stride: int = 2,

@@ -2,7 +2,7 @@
 
 # %% ../nbs/01b_learner.ipynb #c002
 from __future__ import annotations
-import argparse, contextlib, json, math, os, pkgutil, importlib, random, sys, tempfile, time, warnings
+import contextlib, json, math, os, importlib, random, sys, tempfile, time, warnings
 from dataclasses import dataclass, asdict, fields, replace, is_dataclass
 from pathlib import Path
 import numpy as np
@@ -13,13 +13,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
-from .data import atomic_write   # the project's one atomic write (temp file beside the target, fsync, os.replace)
+# the loop stands on cvp.core only (no data or simulator imports); the model protocol and registry are re-exported here
+from .core import atomic_write, CVPModel, REGISTRY, register, list_models, build_model, _check_config, resolve_device
 
 # %% auto #0
-__all__ = ['REGISTRY', 'set_seed', 'rng_state', 'set_rng_state', 'CVPModel', 'register', 'list_models', 'build_model',
-           'MovingSquares', 'LinearNextFrame', 'TrainConfig', 'resolve_device', 'resolve_amp', 'make_scheduler',
-           'CheckpointError', 'atomic_torch_save', 'save_checkpoint', 'load_checkpoint', 'load_model', 'History',
-           'ResumableSampler', 'dist_env', 'to_device', 'validate', 'fit', 'SlowDataset', 'train_parser', 'main']
+__all__ = ['set_seed', 'rng_state', 'set_rng_state', 'MovingSquares', 'LinearNextFrame', 'TrainConfig', 'resolve_amp',
+           'make_scheduler', 'CheckpointError', 'atomic_torch_save', 'save_checkpoint', 'load_checkpoint', 'load_model',
+           'History', 'ResumableSampler', 'dist_env', 'to_device', 'validate', 'fit', 'SlowDataset']
 
 # %% ../nbs/01b_learner.ipynb #c008
 def set_seed(seed:int, deterministic:bool=False):
@@ -45,87 +45,6 @@ def set_rng_state(st:dict):
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(st['torch'])
     if 'cuda' in st and torch.cuda.is_available(): torch.cuda.set_rng_state_all(st['cuda'])
-
-# %% ../nbs/01b_learner.ipynb #c013
-class CVPModel(nn.Module):
-    "Base of every cvp model: `loss_terms` and `rollout` to override; `loss` weights and sums the terms."
-    needs_true_flow = False   # True: `rollout(context, n_future, flow_bwd=...)` needs the true future backward flow
-    def __init__(self, *, loss_weights:dict|None=None):
-        super().__init__()
-        self.loss_weights = dict(loss_weights or {})
-        self.config = None    # set by `build_model`; checkpoints need it to rebuild the model
-
-    def loss_terms(self, batch:dict) -> dict:
-        "Unweighted scalar loss terms of a batch, e.g. {'frame_l1': ..., 'flow_epe': ...}."
-        raise NotImplementedError(f'{type(self).__name__} must implement loss_terms(batch)')
-
-    def rollout(self, context:torch.Tensor, n_future:int, **kw) -> dict:
-        "Predict `n_future` frames after `context (B,Tc,3,H,W)`: dict with `frames (B,n_future,3,H,W)`, ..."
-        raise NotImplementedError(f'{type(self).__name__} must implement rollout(context, n_future)')
-
-    def loss(self, batch:dict) -> dict:
-        "The unweighted terms plus `'loss'`, the sum of the terms weighted by `self.loss_weights` (default 1)."
-        terms = self.loss_terms(batch)
-        if not isinstance(terms, dict) or not terms: raise ValueError(f'{type(self).__name__}.loss_terms must return a non-empty dict, got {type(terms).__name__}')
-        if 'loss' in terms: raise ValueError(f"{type(self).__name__}.loss_terms must not return the key 'loss' (it is the weighted total)")
-        unknown = set(self.loss_weights) - set(terms)
-        if unknown: raise ValueError(f'{type(self).__name__}: loss_weights names {sorted(unknown)}, not among the loss terms {sorted(terms)}')
-        total = sum(self.loss_weights.get(k, 1.0) * v for k, v in terms.items())
-        return {**terms, 'loss': total}
-
-# %% ../nbs/01b_learner.ipynb #c014
-REGISTRY = {}
-
-def register(name:str):
-    "Class decorator: make a `CVPModel` subclass buildable by `name` (`build_model`, checkpoints, the CLI)."
-    def deco(cls):
-        if not (isinstance(cls, type) and issubclass(cls, CVPModel)): raise TypeError(f'register({name!r}): {cls!r} is not a CVPModel subclass')
-        old = REGISTRY.get(name)
-        # the same class defined again (a re-run notebook cell, or a notebook defining what its module exports) replaces itself
-        if old is not None and old.__qualname__ != cls.__qualname__:
-            raise ValueError(f'register({name!r}): name already taken by {old.__module__}.{old.__qualname__}')
-        cls.registry_name = name; REGISTRY[name] = cls
-        return cls
-    return deco
-
-# %% ../nbs/01b_learner.ipynb #c015
-def _import_all_modules() -> dict:
-    "Import every `cvp` submodule so that their `@register` decorators run; returns {module: error} of failures."
-    import cvp
-    errors = {}
-    for m in pkgutil.iter_modules(cvp.__path__):
-        if m.name.startswith('_'): continue
-        try: importlib.import_module(f'cvp.{m.name}')
-        except Exception as e: errors[m.name] = f'{type(e).__name__}: {e}'
-    return errors
-
-def _check_config(obj, where='config'):
-    "Raise TypeError unless `obj` holds only numbers, strings, None, lists/tuples and str-keyed dicts."
-    if obj is None or isinstance(obj, (bool, int, float, str)): return
-    if isinstance(obj, (list, tuple)):
-        for i, o in enumerate(obj): _check_config(o, f'{where}[{i}]')
-    elif isinstance(obj, dict):
-        for k, o in obj.items():
-            if not isinstance(k, str): raise TypeError(f'{where}: key {k!r} is not a string')
-            _check_config(o, f'{where}.{k}')
-    else: raise TypeError(f'{where} is a {type(obj).__name__}; model configs hold only numbers, strings, lists and dicts (they go into checkpoints)')
-
-def list_models() -> list:
-    "Names of every registered model (after importing every cvp module)."
-    _import_all_modules(); return sorted(REGISTRY)
-
-def build_model(name:str, **config) -> CVPModel:
-    "Build the model registered as `name` from keyword `config`; stores `model.config = {'name': name, **config}`."
-    if name not in REGISTRY:
-        errors = _import_all_modules()
-        if name not in REGISTRY:
-            raise KeyError(f'unknown model {name!r}; registered: {sorted(REGISTRY)}' + (f'; modules that failed to import: {errors}' if errors else ''))
-    _check_config(config)
-    kw = dict(config); lw = kw.pop('loss_weights', None)
-    model = REGISTRY[name](**kw)
-    model.loss_weights = {k: float(v) for k, v in (lw or {}).items()}
-    model.config = {'name': name, **config}
-    return model
 
 # %% ../nbs/01b_learner.ipynb #c017
 class MovingSquares(Dataset):
@@ -194,13 +113,6 @@ class TrainConfig:
             if getattr(self, k) < 1: raise ValueError(f'TrainConfig.{k} must be >= 1, got {getattr(self, k)}')
 
 # %% ../nbs/01b_learner.ipynb #c024
-def resolve_device(device:str='auto', local_rank:int=0) -> torch.device:
-    "'auto' -> cuda:local_rank if available, else mps, else cpu; anything else is passed to torch.device."
-    if device != 'auto': return torch.device(device)
-    if torch.cuda.is_available(): return torch.device('cuda', local_rank)
-    if getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available(): return torch.device('mps')
-    return torch.device('cpu')
-
 def resolve_amp(amp:str, device, bf16_supported:bool|None=None):
     "The autocast dtype for `amp` on `device` (None = full precision); 'auto' uses bf16/fp16 on CUDA only."
     device = torch.device(device)
@@ -256,7 +168,7 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, scaler=None, st
           'scheduler': scheduler.state_dict() if scheduler is not None else None,
           'scaler': scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
           'step': int(step), 'epoch': int(epoch), 'best': None if best is None else float(best),
-          'train_config': asdict(cfg) if is_dataclass(cfg) else cfg, 'rng': rng_state(),
+          'train_config': asdict(cfg) if is_dataclass(cfg) else cfg, 'rng': rng_state(), 'module': type(m).__module__,
           'torch_version': str(torch.__version__), **extra}
     return atomic_torch_save(ck, path)
 
@@ -270,7 +182,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     return ck
 
 def load_model(path, map_location='cpu', strict:bool=True) -> CVPModel:
-    "Rebuild a model from a checkpoint (or a run folder: best.pt, else last.pt) via the registry, in eval mode."
+    "Rebuild a model from a checkpoint (or a run folder: best.pt, else last.pt) via the registry (importing the module it names), in eval mode."
     path = Path(path)
     if path.is_dir():
         cands = [path/'best.pt', path/'last.pt']
@@ -279,7 +191,10 @@ def load_model(path, map_location='cpu', strict:bool=True) -> CVPModel:
     ck = load_checkpoint(path, map_location)
     cfg = ck.get('model_config')
     if not cfg or 'name' not in cfg: raise CheckpointError(f'{path}: checkpoint has no model config; build models with build_model(name, ...) so they can be reloaded')
-    cfg = dict(cfg); model = build_model(cfg.pop('name'), **cfg)
+    cfg = dict(cfg)
+    if cfg['name'] not in REGISTRY and ck.get('module') not in (None, '__main__'):
+        importlib.import_module(ck['module'])   # the module the checkpoint names registers the model (like pickle, but only by name)
+    model = build_model(cfg.pop('name'), **cfg)
     model.load_state_dict(ck['model'], strict=strict)
     return model.to(map_location).eval()
 
@@ -501,68 +416,7 @@ class SlowDataset(Dataset):
     def __len__(self): return len(self.ds)
     def __getitem__(self, i): time.sleep(self.delay); return self.ds[i]
 
-# %% ../nbs/01b_learner.ipynb #c059
-def _field_type(f):
-    "The python type of a TrainConfig field for argparse (from its annotation string)."
-    t = f.type if isinstance(f.type, str) else getattr(f.type, '__name__', str(f.type))
-    for name, typ in (('bool', bool), ('int', int), ('float', float)):
-        if t.startswith(name): return typ
-    return str
-
-def train_parser() -> argparse.ArgumentParser:
-    "Argument parser of `cvp_train`: data/model options plus one flag per TrainConfig field."
-    p = argparse.ArgumentParser('cvp_train', description='Train a registered cvp model with the shared loop (DDP under torchrun).')
-    p.add_argument('--model', required=True, help='registered model name (see --list-models)')
-    p.add_argument('--config', default='{}', help='model config: a JSON object or the path of a .json file')
-    p.add_argument('--dataset', default='clevrer', choices=['clevrer', 'squares'], help='clevrer: CLEVRER-layout folder; squares: toy clips')
-    p.add_argument('--data-root', default=None, help='CLEVRER-layout root (default: the embedded synthetic mini-CLEVRER, cvp.synthetic.ensure_mini_clevrer)')
-    p.add_argument('--preset', default=None, help='preset of the embedded synthetic dataset (cvp.synthetic.ensure_mini_clevrer)')
-    p.add_argument('--size', type=int, default=64, help='frame height = width')
-    p.add_argument('--stride', type=int, default=2, help='use every stride-th frame')
-    p.add_argument('--n-context', type=int, default=6); p.add_argument('--n-future', type=int, default=10)
-    p.add_argument('--flow', default=None, help="flow source ('exact' or a RAFT tag); none by default")
-    p.add_argument('--train-split', default='train'); p.add_argument('--valid-split', default='validation')
-    p.add_argument('--max-train-clips', type=int, default=None); p.add_argument('--max-valid-clips', type=int, default=None)
-    p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
-    for f in fields(TrainConfig):
-        typ, flag = _field_type(f), '--' + f.name.replace('_', '-')
-        if typ is bool: p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
-        else: p.add_argument(flag, type=typ, default=f.default)
-    return p
-
-# %% ../nbs/01b_learner.ipynb #c061
-def _clip_datasets(a):
-    "(train, valid) datasets for the CLI arguments `a`."
-    T = a.n_context + a.n_future
-    if a.dataset == 'squares':
-        return (MovingSquares(n=a.max_train_clips or 64, n_frames=T, size=a.size, seed=a.seed),
-                MovingSquares(n=a.max_valid_clips or 16, n_frames=T, size=a.size, seed=a.seed + 1))
-    from cvp.data import ClevrerClips
-    root = a.data_root
-    if root is None or a.preset:   # the embedded synthetic mini-CLEVRER, generated on first use
-        from cvp.synthetic import ensure_mini_clevrer
-        root = ensure_mini_clevrer(**({'root': root} if root else {}), **({'preset': a.preset} if a.preset else {}))
-    kw = dict(root=root, size=a.size, stride=a.stride, n_context=a.n_context, n_future=a.n_future, flow=a.flow)
-    tr, va = ClevrerClips(split=a.train_split, **kw), ClevrerClips(split=a.valid_split, **kw)
-    if a.max_train_clips: tr = Subset(tr, range(min(len(tr), a.max_train_clips)))
-    if a.max_valid_clips: va = Subset(va, range(min(len(va), a.max_valid_clips)))
-    return tr, (va if len(va) else None)
-
-def main(argv=None):
-    "Console script `cvp_train`: build a registered model, train it with `fit`, print where the run went."
-    a = train_parser().parse_args(argv)
-    if a.threads: torch.set_num_threads(a.threads)
-    conf = a.config
-    conf = json.loads(Path(conf).read_text() if conf.endswith('.json') else conf)
-    cfg = TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig)})
-    tr, va = _clip_datasets(a)
-    set_seed(cfg.seed)
-    model = build_model(a.model, **conf)
-    hist = fit(model, tr, va, cfg)
-    if dist_env()[0] == 0:
-        last = hist.split('train')[-1] if hist.split('train') else {}
-        print(f"done: {a.model} step {last.get('step')} train loss {last.get('loss')}; run_dir {hist.run_dir}", flush=True)
-    return hist
-
+# %% ../nbs/01b_learner.ipynb #e2083b03
 if __name__ == '__main__' and '__file__' in globals():
-    importlib.import_module('cvp.learner').main()   # the package module, so every @register lands in one REGISTRY
+    # `python -m cvp.learner` forwards to the command line, which lives on top of every layer (cvp.cli)
+    import runpy; runpy.run_module('cvp.cli', run_name='__main__', alter_sys=True)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 import matplotlib.pyplot as plt
-from .learner import CVPModel, register, build_model, resolve_device
+from .core import CVPModel, register, build_model, resolve_device
 
 # %% auto #0
 __all__ = ['PSNR_CAP', 'psnr', 'gaussian_kernel1d', 'ssim', 'LPIPSUnavailable', 'backbone_weights', 'LPIPSMetric', 'epe_map',

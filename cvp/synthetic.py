@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from .data import (DATA_DIR, SPLITS, DataError, video_path, annotation_path, sim_path, write_video, read_video,
                       save_annotation, load_annotation, atomic_write, file_lock, write_flow_cache, flow_cache_path, _hw)
+from .core import dataset_cache, register_flow_source
 
 # %% auto #0
 __all__ = ['CLEVR_COLORS', 'SHAPES', 'MATERIALS', 'HALF_SIZE', 'FLOOR_RGB', 'LIGHT_DIR', 'AMBIENT', 'DIFFUSE', 'SHADOW_STRENGTH',
@@ -604,6 +605,7 @@ def ensure_mini_clevrer(preset: str = 'tiny', root=None, *, workers: int | None 
         if stamp.exists() or (partial.exists() and read(partial) != spec):   # made with other parameters: start over
             for d in root.iterdir():
                 if d.is_dir() and re.fullmatch(r'(video|annotation|sim)_(train|validation|test)|cache', d.name): shutil.rmtree(d)
+            shutil.rmtree(dataset_cache(root), ignore_errors=True)   # its caches (frames, flows, latents) belong to the old data
             stamp.unlink(missing_ok=True)
         with atomic_write(partial, 'w') as f: json.dump(spec, f)    # an interrupted run resumes only with the same spec
         w = workers if workers is not None else (1 if preset == 'tiny' else min(2, os.cpu_count() or 1))
@@ -629,7 +631,7 @@ def resize_occlusion(occ, size) -> np.ndarray:
     o = torch.as_tensor(np.asarray(occ, np.float32))[:, None]
     return (F.interpolate(o, size=_hw(size), mode='area')[:, 0] > 0.5).numpy().astype(np.uint8)
 
-def build_exact_flow_cache(root, split: str, idx: int, size=(64, 64), stride: int = 2) -> Path:
+def build_exact_flow_cache(root, split: str, idx: int, size=(64, 64), stride: int = 2, cache=None) -> Path:
     "Resize the simulator's flow for k = stride to `size` and write it as the 'exact' flow cache of video `idx`."
     sp = sim_path(root, split, idx)
     if not sp.is_file(): raise DataError("no simulator file: exact flow exists only for synthetic videos", sp)
@@ -640,9 +642,12 @@ def build_exact_flow_cache(root, split: str, idx: int, size=(64, 64), stride: in
             raise DataError(f"no exact flow for stride {stride}: this file stores strides {have}", sp)
         a = {n: z[f'{n}_k{int(stride)}'] for n in ('flow_fwd', 'flow_bwd', 'occ_fwd', 'occ_bwd')}
     size = _hw(size)
-    return write_flow_cache(flow_cache_path(root, split, idx, 'exact', size, stride),
+    return write_flow_cache(flow_cache_path(root, split, idx, 'exact', size, stride, cache),
                             _resize_flow_np(a['flow_fwd'], size), _resize_flow_np(a['flow_bwd'], size),
                             resize_occlusion(a['occ_fwd'], size), resize_occlusion(a['occ_bwd'], size))
+
+# the data layer builds a missing 'exact' cache through this registration (cvp.core), never by importing us
+register_flow_source('exact', lambda root, split, idx, source, size, stride, cache: build_exact_flow_cache(root, split, idx, size, stride, cache))
 
 # %% ../nbs/00a_synthetic.ipynb #c058
 def plot_video_overview(root, split: str, idx: int, *, n_cols: int = 4, k: int = 1, path=None, title: str | None = None):

@@ -10,7 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 from .warp import backward_warp
-from .learner import CVPModel, build_model, fit, load_model, load_checkpoint, TrainConfig, set_seed, list_models
+from .core import CVPModel, REGISTRY, build_model, list_models
+from .learner import fit, load_model, load_checkpoint, TrainConfig, set_seed
+# TTT and the evaluation choose approaches by name: importing them registers every one (imports point down)
+from . import approach1, approach2, approach3, approach4, approach5
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'TINY_SIZES', 'photometric_loss', 'supports_ttt', 'check_ttt', 'preserved', 'context_flows', 'ttt_adapt',
@@ -177,8 +180,6 @@ def _keywords(cls) -> set:
 
 def tiny_config(name: str, *, preset: str = 'tiny', size: int = 64, stride: int = 2, n_context: int = 6) -> dict:
     "A small config for approach `name`: protocol sizes plus `TINY_SIZES`, keeping only keywords its constructors accept."
-    from cvp.learner import REGISTRY
-    if name not in REGISTRY: list_models()
     if name not in REGISTRY: raise KeyError(f"unknown model {name!r}; registered: {list_models()}")
     want = dict(size=size, n_context=n_context, vae_preset=preset, vae_kwargs=dict(stride=stride), **TINY_SIZES)
     ok = _keywords(REGISTRY[name])

@@ -139,6 +139,7 @@ class FlowVAE(ConvVAE):
         return {'recon_moving': (err * moving).sum() / moving.sum().clamp(min=1)}
 
 # %% ../nbs/02_vae.ipynb #c020
+from .core import dataset_cache
 from .data import ClevrerClips, list_videos, cached_frames, ensure_flow_cache, read_flow_cache, atomic_write, file_lock, DataError
 
 _KINDS = {'frame': 'frame_vae', 'flow': 'flow_vae'}
@@ -266,10 +267,10 @@ def _resolve_spec(kind, preset, size, stride, flow_source, seed, train_steps, ba
 
 def vae_checkpoint_path(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), stride: int = 2, data_root=None, flow_source: str = 'exact',
                         seed: int = 0, train_steps: int | None = None, batch_size: int | None = None, lr: float | None = None, **cfg) -> Path:
-    "Where `pretrained_vae` keeps the VAE these arguments describe: `<root>/cache/vae/{kind}_vae_{H}x{W}_s{stride}_{hash}.pt`."
+    "Where `pretrained_vae` keeps the VAE these arguments describe: `<dataset cache>/vae/{kind}_vae_{H}x{W}_s{stride}_{hash}.pt` (`cvp.core.dataset_cache`: never inside the data root)."
     spec = _resolve_spec(kind, preset, size, stride, flow_source, seed, train_steps, batch_size, lr, cfg)
     h, w = spec['size']
-    return resolve_root(preset, data_root) / 'cache' / 'vae' / f"{kind}_vae_{h}x{w}_s{stride}_{_key(spec)}.pt"
+    return dataset_cache(resolve_root(preset, data_root)) / 'vae' / f"{kind}_vae_{h}x{w}_s{stride}_{_key(spec)}.pt"
 
 # %% ../nbs/02_vae.ipynb #c043
 def pretrained_vae(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), path=None, train_steps: int | None = None,
@@ -306,10 +307,10 @@ def vae_fingerprint(vae: ConvVAE) -> str:
         h.update(k.encode()); h.update(v.detach().cpu().contiguous().flatten().view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
-def latent_cache_dir(root, vae: ConvVAE, size=(64, 64), stride: int = 2) -> Path:
-    "Folder of the latent cache of `vae` at `size` and `stride` under `root`."
+def latent_cache_dir(root, vae: ConvVAE, size=(64, 64), stride: int = 2, cache=None) -> Path:
+    "Folder of the latent cache of `vae` at `size` and `stride` for the dataset at `root`, in its cache folder (`cvp.core.dataset_cache`)."
     h, w = _size(size)
-    return Path(root) / 'cache' / f"latents_{'flow' if isinstance(vae, FlowVAE) else 'frame'}_{vae_fingerprint(vae)}_{h}x{w}_s{int(stride)}"
+    return dataset_cache(root, cache) / f"latents_{'flow' if isinstance(vae, FlowVAE) else 'frame'}_{vae_fingerprint(vae)}_{h}x{w}_s{int(stride)}"
 
 # %% ../nbs/02_vae.ipynb #c048
 def read_latents(path) -> np.ndarray:
@@ -329,16 +330,17 @@ def _encode_video(vae, x: np.ndarray, batch_size: int, device) -> np.ndarray:
 
 # %% ../nbs/02_vae.ipynb #c049
 def encode_latents(vae: ConvVAE, dataset_or_root, *, split: str = 'train', indices=None, size=(64, 64), stride: int = 2,
-                   flow_source: str = 'exact', batch_size: int = 64, device='cpu', cache_root=None, progress: bool = True) -> dict:
-    "Fill the latent cache of `vae` (under `cache_root`, default the data root) for the videos of a `ClevrerClips` (or `root`+`split`): atomic, resumable."
+                   flow_source: str = 'exact', batch_size: int = 64, device='cpu', cache=None, progress: bool = True) -> dict:
+    "Fill the latent cache of `vae` (in the dataset's cache folder; `cache` overrides the cache root) for the videos of a `ClevrerClips` (or `root`+`split`): atomic, resumable."
     if isinstance(dataset_or_root, (str, os.PathLike)): root = Path(dataset_or_root)
     else:
         ds = dataset_or_root
         root, split, size, stride, indices = ds.root, ds.split, ds.size, ds.stride, (ds.indices if indices is None else indices)
         flow_source = getattr(ds, 'flow', None) or flow_source
+        cache = cache if cache is not None else getattr(ds, 'cache', None)
     flow, (h, w) = isinstance(vae, FlowVAE), _size(size)
     indices = list_videos(root, split) if indices is None else list(indices)
-    d = latent_cache_dir(root if cache_root is None else cache_root, vae, (h, w), stride)
+    d = latent_cache_dir(root, vae, (h, w), stride, cache)
     meta = dict(fingerprint=vae_fingerprint(vae), config=vae.config, kind='flow' if flow else 'frame', size=[h, w], stride=stride,
                 content='encoder mean mu per ' + ('consecutive flow pair (' + vae.key + f', source {flow_source})' if flow else 'frame of video[::stride]'),
                 dtype='float16', shape='(n, latent_ch, H/down, W/down)')
@@ -354,10 +356,10 @@ def encode_latents(vae: ConvVAE, dataset_or_root, *, split: str = 'train', indic
         with file_lock(p):
             if p.is_file(): continue
             if flow:
-                fw, bw, _, _ = read_flow_cache(ensure_flow_cache(root, split, idx, flow_source, (h, w), stride))
+                fw, bw, _, _ = read_flow_cache(ensure_flow_cache(root, split, idx, flow_source, (h, w), stride, cache))
                 x = np.asarray(fw if vae.key == 'flow' else bw, np.float32)
             else:
-                x = np.asarray(cached_frames(root, split, idx, (h, w))[::stride], np.float32).transpose(0, 3, 1, 2) / 255
+                x = np.asarray(cached_frames(root, split, idx, (h, w), cache)[::stride], np.float32).transpose(0, 3, 1, 2) / 255
             mu = _encode_video(vae, x, batch_size, device)
             with atomic_write(p) as tmp: np.save(tmp, mu)
             done += 1

@@ -14,6 +14,8 @@ if ! diff -rq -x __pycache__ cvp "$tmp/cvp" >/dev/null; then
   diff -rq -x __pycache__ cvp "$tmp/cvp"; echo "cvp/ differs from what the notebooks export: run nbdev_export"; exit 1
 fi
 rm -rf "$tmp"
+# imports point down the layers and never form a cycle (cvp.core.check_layers reads every import with ast)
+"$PY" -c "from cvp.core import check_layers; g = check_layers(); print(f'layers: {len(g)} modules, {sum(map(len, g.values()))} imports, none upward, no cycle')" || exit 1
 nbs=$(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*' | wc -l)
 start=$(date +%s)
 "$BIN/nbdev_test" --n_workers "${CVP_TEST_WORKERS:-2}" --timing 2>&1 | tee /tmp/cvp-nbdev-test.log
