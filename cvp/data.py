@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_data.ipynb #211b6f0f
 from __future__ import annotations
-import os, re, json, time, uuid, fcntl, stat, shutil, hashlib, zipfile, zlib, threading, contextlib
+import os, re, json, time, uuid, fcntl, stat, shutil, hashlib, zipfile, zlib, threading, contextlib, warnings
 import urllib.request, urllib.error, http.client
 from pathlib import Path
 import numpy as np
@@ -17,13 +17,14 @@ from pycocotools import mask as mask_utils
 from .core import _repo_root, DATA_DIR, DataError, _fsync_path, atomic_write, file_lock, dataset_cache, flow_source_builder
 
 # %% auto #0
-__all__ = ['SPLITS', 'MAX_OBJECTS', 'CLEVRER_FILES', 'split_of', 'video_path', 'annotation_path', 'sim_path', 'list_videos',
-           'VideoError', 'AnnotationError', 'toy_scene', 'toy_object_mask', 'write_video', 'resize_frames',
-           'read_video', 'video_info', 'check_annotation', 'load_annotation', 'save_annotation', 'object_states',
-           'collision_labels', 'decode_rle', 'encode_rle', 'masks_to_boxes', 'proposal_path', 'load_proposals',
-           'proposal_boxes', 'frame_cache_path', 'cached_frames', 'write_toy_clevrer', 'build_frame_cache',
-           'flow_cache_path', 'write_flow_cache', 'read_flow_cache', 'ensure_flow_cache', 'ClevrerClips', 'clip_loader',
-           'download', 'safe_extract', 'download_clevrer', 'show_clip', 'benchmark_loader']
+__all__ = ['SPLITS', 'MAX_OBJECTS', 'CLEVRER_VELOCITY_SCALE', 'CLEVRER_FILES', 'split_of', 'video_path', 'annotation_path',
+           'sim_path', 'list_videos', 'VideoError', 'AnnotationError', 'toy_scene', 'toy_object_mask', 'write_video',
+           'resize_frames', 'read_video', 'video_info', 'check_annotation', 'load_annotation', 'save_annotation',
+           'object_states', 'collision_labels', 'decode_rle', 'encode_rle', 'masks_to_boxes', 'proposal_path',
+           'load_proposals', 'proposal_boxes', 'frame_cache_path', 'cached_frames', 'write_toy_clevrer',
+           'build_frame_cache', 'flow_cache_path', 'write_flow_cache', 'read_flow_cache', 'ensure_flow_cache',
+           'ClevrerClips', 'clip_loader', 'download', 'safe_extract', 'download_clevrer', 'show_clip',
+           'clevrer_samples_root', 'tree_snapshot', 'benchmark_loader']
 
 # %% ../nbs/00_data.ipynb #282a93b7
 SPLITS = {'train': (0, 10000), 'validation': (10000, 15000), 'test': (15000, 20000)}
@@ -245,8 +246,15 @@ def save_annotation(path, ann) -> Path:
     return Path(path)
 
 # %% ../nbs/00_data.ipynb #f46106a3
+CLEVRER_VELOCITY_SCALE = 35.7   # |velocity| / per-frame displacement in real CLEVRER annotations (measured below)
+
 def object_states(ann, n_frames: int, max_objects: int = MAX_OBJECTS, source=None) -> dict:
-    "Per-frame `location`, `velocity` (T,N,3) float32 and `visible` (T,N) bool from an annotation, object i in slot i."
+    """Per-frame `location`, `velocity` (T,N,3) float32 and `visible` (T,N) bool from an annotation, object i in slot i.
+
+    `location`: 3D world coordinates of the object's centre (z ~ 0.2 on the floor), given for every object in every
+    frame, also off-screen (then possibly far outside the floor). `visible`: `inside_camera_view`. `velocity`: 3D world
+    velocity with |velocity| ~ CLEVRER_VELOCITY_SCALE (35.7) x the per-frame displacement (neither per frame nor per
+    second at 25 fps). Padding slots (object_id >= number of objects) are 0 and not visible."""
     where = source or f"annotation of {ann.get('video_filename', '?')}"
     traj = ann['motion_trajectory']
     ids = sorted(e['frame_id'] for e in traj)
@@ -324,7 +332,9 @@ def load_proposals(path) -> dict:
 def proposal_boxes(props, frame_ids, ann=None, max_objects: int = MAX_OBJECTS, min_score: float = 0.0):
     "Boxes (T,N,4) float32 xyxy in [0,1] and validity (T,N) bool for `frame_ids` from derender proposals, slot = annotation object_id."
     key = lambda o: (o.get('color'), o.get('material'), o.get('shape'))
-    if ann is not None: slot = {(o['color'], o['material'], o['shape']): o['object_id'] for o in ann['object_property']}
+    if ann is not None:       # an attribute triple two objects share cannot be matched to one of them: those get no boxes
+        trip = [(o['color'], o['material'], o['shape']) for o in ann['object_property']]
+        slot = {k: o['object_id'] for k, o in zip(trip, ann['object_property']) if trip.count(k) == 1}
     else:
         slot = {}
         for fr in props['frames']:
@@ -466,11 +476,25 @@ def _worker_init(_):
     "DataLoader workers decode with one thread each so they do not fight over the cores."
     torch.set_num_threads(1)
 
+def _layout_hint(root) -> str:
+    "If mp4 files sit under `root` outside CLEVRER's layout (e.g. an archive unzipped by hand), a sentence saying where one is."
+    root = Path(root)
+    for pat in ('*.mp4', '*/*.mp4', '*/*/*.mp4'):
+        for p in root.glob(pat):
+            if re.fullmatch(r'video_\d{5}\.mp4', p.name):
+                return (f" (but there is {p}: CLEVRER's layout is video_{{split}}/video_00000-01000/video_00000.mp4; "
+                        f"`safe_extract` puts the files of an archive there)")
+    return ''
+
 class ClevrerClips(torch.utils.data.Dataset):
-    "Clips of CLEVRER-layout videos as dicts of tensors (CONTRIBUTING.md): cached frames, plus annotations, flow and boxes where they exist."
+    """Clips of CLEVRER-layout videos as dicts of tensors (CONTRIBUTING.md): cached frames, plus annotations, flow and boxes where they exist.
+
+    annotations: None = use them if the videos have them, True = require them, False = none. missing_annotations: what to do when
+    some videos have an annotation file and others do not: 'error' (default, naming the first missing file) or 'skip' (keep only
+    the videos that have one, with a warning). Caches go to the cache folder `cache` (cvp.core.cache_root), never inside `root`."""
     def __init__(self, *, root=None, split='train', indices=None, size=(64, 64), stride=2, n_context=6, n_future=10,
-                 flow=None, clip_step=None, boxes=True, annotations=None, max_objects=MAX_OBJECTS, cache=None):
-        self.root, self.split, self.size, self.stride = Path(root or DATA_DIR), _check_split(split), _hw(size), int(stride)
+                 flow=None, clip_step=None, boxes=True, annotations=None, missing_annotations='error', max_objects=MAX_OBJECTS, cache=None):
+        self.root, self.split, self.size, self.stride = Path(root or DATA_DIR).expanduser(), _check_split(split), _hw(size), int(stride)
         self.n_context, self.n_future, self.flow, self.max_objects = int(n_context), int(n_future), flow, max_objects
         self.cache = cache    # the cache folder (None: $CVP_CACHE or data/cache); caches never go inside `root`
         self.clip_len = self.n_context + self.n_future
@@ -478,7 +502,11 @@ class ClevrerClips(torch.utils.data.Dataset):
             raise ValueError(f"need stride >= 1, n_context >= 1, n_future >= 0 and n_context + n_future >= 2; got {stride}, {n_context}, {n_future}")
         self.clip_step = int(clip_step or self.clip_len)
         self.indices = list_videos(self.root, split) if indices is None else sorted(_checked(split, i) for i in indices)
-        if not self.indices: raise DataError(f"no videos of split {split!r} here", self.root/f"video_{split}")
+        if not self.indices: raise DataError(f"no videos of split {split!r} here{_layout_hint(self.root)}", self.root/f"video_{split}")
+        for v in self.indices:                 # a missing video is reported before anything about its annotation
+            if not video_path(self.root, split, v).is_file(): raise VideoError("no such video file", video_path(self.root, split, v))
+        if missing_annotations not in ('error', 'skip'): raise ValueError(f"missing_annotations must be 'error' or 'skip', got {missing_annotations!r}")
+        self.annotations = self._annotation_mode(annotations, missing_annotations)   # 'skip' leaves out videos without one
         self.n_frames, self.items = {}, []
         for v in self.indices:
             T = self.n_frames[v] = _n_frames(self.root, split, v, self.size, self.cache)
@@ -487,27 +515,42 @@ class ClevrerClips(torch.utils.data.Dataset):
                 raise VideoError(f"{T} frames give {n_s} frames at stride {self.stride}, fewer than one clip of "
                                  f"n_context + n_future = {self.clip_len}", video_path(self.root, split, v))
             self.items += [(v, s) for s in range(0, n_s - self.clip_len + 1, self.clip_step)]
-        self.annotations = self._all_or_none(annotation_path, 'annotation', annotations)
         self.box_source = self._box_source() if boxes else None
         self._cache = {}
 
 # %% ../nbs/00_data.ipynb #31ce3de9
 @patch_to(ClevrerClips)
-def _all_or_none(self, path_fn, what, want=None):
-    "True if every video has its `path_fn` file, False if none does (or `want` is False); an error naming the first missing one otherwise."
+def _annotation_mode(self, want=None, missing='error') -> bool:
+    "Whether samples carry annotation keys; with `missing='skip'` leaves out (and warns about) the videos without an annotation file."
     if want is False: return False
-    paths = [path_fn(self.root, self.split, v) for v in self.indices]
-    missing = [p for p in paths if not p.exists()]
-    if missing and (want or len(missing) < len(paths)):
-        raise (AnnotationError if what == 'annotation' else DataError)(
-            f"missing {what} file ({len(missing)} of {len(paths)} videos of {self.split!r} lack one)", missing[0])
-    return not missing
+    paths = {v: annotation_path(self.root, self.split, v) for v in self.indices}
+    lack = [v for v, p in paths.items() if not p.is_file()]
+    if not lack: return True
+    n, first = len(paths), paths[lack[0]]
+    if len(lack) == n:
+        if not want: return False            # a split without annotations (test), or none downloaded: samples without them
+        raise AnnotationError(f"missing annotation file: none of the {n} videos of {self.split!r} has one (annotations=True)", first)
+    if missing == 'skip':
+        warnings.warn(f"ClevrerClips({self.split!r}): left out {len(lack)} of {n} videos that have no annotation file "
+                      f"(first missing: {first}); {n - len(lack)} videos remain", stacklevel=3)
+        gone = set(lack); self.indices = [v for v in self.indices if v not in gone]
+        return True
+    raise AnnotationError(f"missing annotation file ({len(lack)} of {n} videos of {self.split!r} lack one); pass "
+                          f"missing_annotations='skip' to use only the videos that have one, or annotations=False to load none", first)
 
 @patch_to(ClevrerClips)
 def _box_source(self):
-    "'sim' if every video has a simulator file, 'proposals' if every one has derender proposals, else None."
-    if all(sim_path(self.root, self.split, v).exists() for v in self.indices): return 'sim'
-    if all(proposal_path(self.root, v).exists() for v in self.indices): return 'proposals'
+    "'sim' if every video has a simulator file, 'proposals' if every one has derender proposals, else None (warning if only some have)."
+    sims = [sim_path(self.root, self.split, v).exists() for v in self.indices]
+    if all(sims): return 'sim'
+    props = [proposal_path(self.root, v).exists() for v in self.indices]
+    if all(props): return 'proposals'
+    if any(props) or any(sims):
+        k = max(sum(props), sum(sims)); what = 'derender proposal' if sum(props) >= sum(sims) else 'simulator'
+        first = (proposal_path(self.root, self.indices[props.index(False)]) if what == 'derender proposal'
+                 else sim_path(self.root, self.split, self.indices[sims.index(False)]))
+        warnings.warn(f"ClevrerClips({self.split!r}): no boxes, since only {k} of {len(self.indices)} videos have a {what} file "
+                      f"(first missing: {first}); pass boxes=False to silence this or `indices=` to pick the videos that have one", stacklevel=3)
     return None
 
 @patch_to(ClevrerClips)
@@ -534,6 +577,8 @@ def _video_data(self, v) -> dict:
     if self.annotations:
         ap = annotation_path(self.root, self.split, v)
         ann = load_annotation(ap)
+        if ann['scene_index'] != v:
+            raise AnnotationError(f"scene_index is {ann['scene_index']}: this is not the annotation of video {v} ({vp}); files mixed up?", ap)
         try: d.update(object_states(ann, T, self.max_objects, source=ap))
         except AnnotationError as e: raise AnnotationError(f"{e.problem} (video {vp})", ap) from None
         d['ann'] = {'collision': ann['collision'], 'object_property': ann['object_property']}
@@ -550,7 +595,10 @@ def _video_data(self, v) -> dict:
         d['boxes'] = np.zeros((T, self.max_objects, 4), np.float32); d['box_valid'] = np.zeros((T, self.max_objects), bool)
         d['boxes'][:, :b.shape[1]], d['box_valid'][:, :b.shape[1]] = np.where(ok[..., None], b, 0), ok
     elif self.box_source == 'proposals':     # boxes of all frames at once: cheaper than per clip once clips overlap
-        d['boxes'], d['box_valid'] = proposal_boxes(load_proposals(proposal_path(self.root, v)), np.arange(T), d.get('ann'), self.max_objects)
+        pp = proposal_path(self.root, v); props = load_proposals(pp)
+        if isinstance(props.get('video_index'), int) and props['video_index'] != v:
+            raise DataError(f"video_index is {props['video_index']}: these are not the proposals of video {v} ({vp}); files mixed up?", pp)
+        d['boxes'], d['box_valid'] = proposal_boxes(props, np.arange(T), d.get('ann'), self.max_objects)
     self._cache[v] = d
     return d
 
@@ -742,6 +790,26 @@ def show_clip(sample, max_frames: int = 8, path=None):
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=120, bbox_inches='tight')
     return fig
+
+# %% ../nbs/00_data.ipynb #a37d3860
+def clevrer_samples_root(required: bool = False) -> Path | None:
+    "The folder of genuine CLEVRER sample files: $CVP_CLEVRER_SAMPLES, else `../shared/clevrer-samples` beside the repository; None if absent."
+    env = os.environ.get('CVP_CLEVRER_SAMPLES')
+    p = Path(env).expanduser() if env else _repo_root().parent/'shared'/'clevrer-samples'
+    if p.is_dir() and any((p/f"video_{s}").is_dir() for s in SPLITS): return p.resolve()
+    if required:
+        raise DataError(f"no CLEVRER samples here ({'from $CVP_CLEVRER_SAMPLES' if env else 'the default beside the repository'}; "
+                        f"a folder with video_train/ or video_validation/ in CLEVRER's layout; set CVP_CLEVRER_SAMPLES to use another)", p)
+    return None
+
+def tree_snapshot(root) -> dict:
+    "{relative path: (size, mtime_ns)} of every file under `root` and {relative folder: sorted listing} of every folder: compare two to prove nothing changed."
+    root, files, dirs = Path(root), {}, {}
+    for dp, dns, fns in os.walk(root):
+        rel = str(Path(dp).relative_to(root)); dirs[rel] = sorted(dns + fns)
+        for f in fns:
+            st = os.lstat(Path(dp)/f); files[str(Path(rel)/f)] = (st.st_size, st.st_mtime_ns)
+    return {'files': files, 'dirs': dirs}
 
 # %% ../nbs/00_data.ipynb #49fddd55
 def benchmark_loader(root, split: str = 'train', indices=None, size=(64, 64), stride: int = 2, n_context: int = 6, n_future: int = 10,
