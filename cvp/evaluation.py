@@ -280,24 +280,25 @@ def _panel(x, max_mag: float | None = None) -> np.ndarray:
     if x.ndim == 3 and x.shape[0] == 1: x = x.expand(3, -1, -1)
     return _uint8(x)
 
-def rollout_grid(rows: dict, *, scale: int = 2, label_w: int = 120, gap: int = 2, header_h: int = 16, font_size: int = 12) -> Image.Image:
-    "One image of rollouts: a row per `{label: (T,C,H,W)}` (C=3 frames, 2 flow, 1 mask), a column per step, labels left, step numbers on top."
+def rollout_grid(rows: dict, *, scale: int = 2, label_w: int = 120, gap: int = 2, header_h: int = 16, font_size: int = 12, steps=None) -> Image.Image:
+    "One image of rollouts: a row per `{label: (T,C,H,W)}` (C=3 frames, 2 flow, 1 mask), a column per step (or per step of `steps`, 1-based), labels left, step numbers on top."
     if not rows: raise ValueError('rollout_grid: no rows')
     for k, v in rows.items():
         if not torch.is_tensor(v) or v.ndim != 4 or v.shape[1] not in (1, 2, 3): raise ValueError(f'rollout_grid: row {k!r} must be (T,C,H,W) with C in 1..3, got {tuple(getattr(v, "shape", ()))}')
     h, w = next(iter(rows.values())).shape[-2:]
     T = max(len(v) for v in rows.values())
+    cols = [s - 1 for s in (steps or range(1, T + 1)) if 1 <= s <= T]
     flows = [v for v in rows.values() if v.shape[1] == 2]
     mag = max([float(f.float().pow(2).sum(1).sqrt().max()) for f in flows] + [1e-3])
     W, H = w * scale, h * scale
-    im = Image.new('RGB', (label_w + T * (W + gap), header_h + len(rows) * (H + gap)), 'white')
+    im = Image.new('RGB', (label_w + len(cols) * (W + gap), header_h + len(rows) * (H + gap)), 'white')
     draw, font = ImageDraw.Draw(im), _font(font_size)
-    for t in range(T): draw.text((label_w + t * (W + gap) + 1, 0), f'+{t + 1}', fill='black', font=font)
+    for j, t in enumerate(cols): draw.text((label_w + j * (W + gap) + 1, 0), f'+{t + 1}', fill='black', font=font)
     for r, (label, v) in enumerate(rows.items()):
         y = header_h + r * (H + gap)
         draw.text((2, y + H // 2 - font_size // 2), _fit(draw, label, label_w - 4, font), fill='black', font=font)
-        for t in range(len(v)):
-            im.paste(Image.fromarray(_panel(v[t], mag)).resize((W, H), Image.NEAREST), (label_w + t * (W + gap), y))
+        for j, t in enumerate(c for c in cols if c < len(v)):
+            im.paste(Image.fromarray(_panel(v[t], mag)).resize((W, H), Image.NEAREST), (label_w + j * (W + gap), y))
     return im
 
 # %% ../nbs/09_evaluation.ipynb #e032
