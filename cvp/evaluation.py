@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
-from .metrics import evaluate
+from .metrics import evaluate, protocol_clips
 from .ttt import TTT, supports_ttt, jsonable
 
 # %% auto #0
-__all__ = ['PUBLISHED', 'PUBLISHED_SOURCE', 'MODEL_NOTES', 'FLOW_SUPERVISED', 'README_FIGURES', 'published_table', 'flow_note',
-           'model_notes', 'evaluate_all', 'fmt_seconds', 'summary_table', 'results_markdown', 'write_results',
+__all__ = ['PUBLISHED', 'PUBLISHED_SOURCE', 'MODEL_NOTES', 'FLOW_SUPERVISED', 'STEPS_SHOWN', 'REAL_NOT_RUN', 'REAL_NOTE',
+           'README_FIGURES', 'published_table', 'flow_note', 'model_notes', 'evaluate_all', 'fmt_seconds',
+           'summary_table', 'real_clips', 'real_summary', 'real_table', 'results_markdown', 'write_results',
            'readme_results', 'plot_steps', 'side_by_side', 'rollout_grid', 'rollout_gif', 'rollout_viewer']
 
 # %% ../nbs/09_evaluation.ipynb #e008
@@ -36,7 +37,8 @@ MODEL_NOTES = {
     'approach3': 'approach 2 + auxiliary flow head (not used to make frames)',
     'approach4': 'latent warping: flow + occlusion-mask + residual heads, collision head',
     'approach5': 'frame VAE + flow VAE, joint latent dynamics',
-    'copy_last': 'baseline: repeat the last context frame',
+    'copy_last': 'baseline, nothing moves: the last context frame, zero flow, the last boxes',
+    'constant_velocity': 'baseline: the motion of the last context pair carried forward (frames, flow, boxes)',
     'true_flow_warp': 'oracle baseline: warp the last frame with the true future flow',
 }
 FLOW_SUPERVISED = {'approach1', 'approach3', 'approach4', 'approach5'}
@@ -58,6 +60,7 @@ def model_notes(name: str, model=None, *, flow_source: str | None = None, weight
         if enc: parts.append(f'encoder: {enc}')
         if base in FLOW_SUPERVISED and flow_source: parts.append(f'flow supervision: {flow_note(flow_source)}')
         if base == 'true_flow_warp' and flow_source: parts.append(f'flow: {flow_note(flow_source)}')
+        if base == 'constant_velocity' and flow_source: parts.append(f'flow of the last context pair: {flow_note(flow_source)}')
     if weights and 'tiny' in weights: parts.append('TINY TEST WEIGHTS, not results')
     return '; '.join(p for p in parts if p)
 
@@ -85,17 +88,65 @@ def _fmt(v, f):
     "Format a number, '–' for None / NaN."
     return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f.format(v)
 
+STEPS_SHOWN = (1, 4, 7, 10)   # rollout steps whose PSNR the README table shows
+
+def _steps_cell(v, steps=STEPS_SHOWN) -> str:
+    "'33.1 / 30.2 / 28.0 / 26.5': the per-step values at `steps` (those the rollout has); '–' without values."
+    if v is None: return '–'
+    v = np.asarray(v, dtype=float)
+    return ' / '.join(_fmt(float(v[s - 1]), '{:.1f}') for s in steps if s <= len(v)) or '–'
+
 def summary_table(results: dict, meta: dict | None = None) -> str:
-    "README table: model, PSNR, SSIM, LPIPS, flow EPE, collision AP, train time (clips/s), notes; means over the rollout steps."
+    "README table: model, PSNR (mean, at steps 1/4/7/10), SSIM, LPIPS, flow EPE (all / moving pixels), box IoU, collision AP, whole-run training time (clips/s), notes."
     meta = meta or {}
-    lines = ['| model | PSNR ↑ | SSIM ↑ | LPIPS ↓ | flow EPE ↓ | collision AP ↑ | train time | notes |', '|---|---:|---:|---:|---:|---:|---:|---|']
+    n = max((len(r['psnr']) for r in results.values() if r.get('psnr') is not None), default=max(STEPS_SHOWN))
+    shown = '/'.join(f'+{s}' for s in STEPS_SHOWN if s <= n)
+    lines = [f'| model | PSNR ↑ | PSNR at {shown} | SSIM ↑ | LPIPS ↓ | flow EPE ↓ | EPE moving ↓ | box IoU ↑ | collision AP ↑ | training (whole run) | notes |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
     for name, r in results.items():
         m = meta.get(name, {})
         lp = r.get('lpips_mean')
         lp = _fmt(lp, '{:.3f}') if lp is not None else ('n/a (backbone weights unavailable)' if str(r.get('lpips_note', '')).startswith('n/a') else '–')
         tt = fmt_seconds(m.get('train_seconds')) + (f" ({m['clips_per_s']:.1f} clips/s)" if m.get('clips_per_s') else '')
-        lines.append(f"| {name} | {_fmt(r.get('psnr_mean'), '{:.2f}')} | {_fmt(r.get('ssim_mean'), '{:.3f}')} | {lp} | "
-                     f"{_fmt(r.get('epe_mean'), '{:.3f}')} | {_fmt(r.get('collision_ap'), '{:.3f}')} | {tt} | {m.get('notes', '')} |")
+        lines.append(f"| {name} | {_fmt(r.get('psnr_mean'), '{:.2f}')} | {_steps_cell(r.get('psnr'))} | {_fmt(r.get('ssim_mean'), '{:.3f}')} | {lp} | "
+                     f"{_fmt(r.get('epe_mean'), '{:.3f}')} | {_fmt(r.get('epe_moving_mean'), '{:.3f}')} | {_fmt(r.get('box_iou_mean'), '{:.3f}')} | "
+                     f"{_fmt(r.get('collision_ap'), '{:.3f}')} | {tt} | {m.get('notes', '')} |")
+    return '\n'.join(lines)
+
+# %% ../nbs/09_evaluation.ipynb #597c6091
+REAL_NOT_RUN = {'constant_velocity': 'n/a: needs the flow of the context frames, and real CLEVRER has no exact flow (it runs with a RAFT flow source)',
+                'true_flow_warp': 'n/a: needs the true future flow, which a real video does not have'}
+REAL_NOTE = ('a small real sample, zero-shot: every model trained on mini-CLEVRER only; '
+             'the clips of all its videos (train and validation alike: none was used for training)')
+
+def real_clips(root, *, flow=None, **proto):
+    "The protocol clips (`protocol_clips`) of every video of a real CLEVRER sample folder, all splits, frames (and `flow`) only; `.n_videos` says how many videos."
+    from torch.utils.data import ConcatDataset
+    from cvp.data import list_videos
+    parts = [protocol_clips(root, s, flow=flow, annotations=False, boxes=False, **proto) for s in ('train', 'validation', 'test') if list_videos(root, s)]
+    if not parts: raise FileNotFoundError(f'{root}: no CLEVRER videos (video_train/, video_validation/, video_test/)')
+    ds = ConcatDataset(parts)
+    ds.n_videos, ds.parts = sum(len(p.indices) for p in parts), parts
+    return ds
+
+def real_summary(results: dict, *, n_videos: int = 0, root=None, not_run: dict | None = None, weights: str | None = None, reason: str | None = None) -> dict:
+    "`results.json['real_clevrer']`: n_videos, n_clips, models {name: psnr_mean, ssim_mean, lpips_mean, psnr per step}, baselines that cannot run and why."
+    n_clips = max((r['n_clips'] for r in results.values()), default=0)
+    models = {k: dict(psnr_mean=r['psnr_mean'], ssim_mean=r['ssim_mean'], lpips_mean=r.get('lpips_mean'), psnr=r['psnr']) for k, r in results.items()}
+    return dict(n_videos=n_videos if results else 0, n_clips=n_clips, models=models, not_run=dict(not_run or {}), root=None if root is None else str(root),
+                note=REAL_NOTE if results else (reason or 'not evaluated'), weights=weights)
+
+def real_table(real: dict) -> str:
+    "Markdown: the zero-shot table on real CLEVRER frames, or a line saying why there is none."
+    if not real.get('n_clips'): return f"**Real CLEVRER frames.** *No real-frame table: {real.get('note') or 'not evaluated'}.*"
+    head = (f"**Real CLEVRER frames** ({real['note']}): {real['n_videos']} videos, {real['n_clips']} clips, same protocol"
+            + (f"; {real['weights']}" if real.get('weights') else '') + '. Too few clips for fine comparisons.')
+    n = max((len(m['psnr']) for m in real['models'].values() if m.get('psnr') is not None), default=max(STEPS_SHOWN))
+    shown = '/'.join(f'+{s}' for s in STEPS_SHOWN if s <= n)
+    lines = [head, '', f'| model | PSNR ↑ | PSNR at {shown} | SSIM ↑ | LPIPS ↓ |', '|---|---:|---:|---:|---:|']
+    for k, m in real['models'].items():
+        lines.append(f"| {k} | {_fmt(m['psnr_mean'], '{:.2f}')} | {_steps_cell(m.get('psnr'))} | {_fmt(m['ssim_mean'], '{:.3f}')} | {_fmt(m.get('lpips_mean'), '{:.3f}')} |")
+    lines += [f'| {k} | {v} | | | |' for k, v in real.get('not_run', {}).items()]
     return '\n'.join(lines)
 
 # %% ../nbs/09_evaluation.ipynb #e020
@@ -103,8 +154,8 @@ def _every(k: int) -> str:
     "'every frame', 'every 2nd frame', 'every 3rd frame', 'every 4th frame', ..."
     return 'every frame' if k == 1 else f"every {k}{ {2: 'nd', 3: 'rd'}.get(k, 'th')} frame"
 
-def results_markdown(results: dict, meta: dict, protocol: dict, *, skipped: dict | None = None) -> str:
-    "`results.md`: the protocol line, the README table, the offline fallbacks, models left out, and the published numbers."
+def results_markdown(results: dict, meta: dict, protocol: dict, *, skipped: dict | None = None, real: dict | None = None) -> str:
+    "`results.md`: the protocol line, the README table, how to read it, the offline fallbacks, models left out, the real-CLEVRER table and the published numbers."
     p = protocol
     head = (f"Mean over a {p['eval_future']}-step rollout of {p.get('n_clips', '?')} held-out clips ({p.get('dataset', 'mini-CLEVRER')}, "
             f"{p.get('split', 'validation')} split; {p['size']}x{p['size']}, {_every(p['stride'])}, {p['n_context']} context frames).")
@@ -114,19 +165,29 @@ def results_markdown(results: dict, meta: dict, protocol: dict, *, skipped: dict
         for part in (m.get('notes') or '').split('; ') if n in results else []:
             if not part.startswith('flow: ') and any(w in part for w in ('fallback', 'stands in', 'RAFT', 'from scratch', 'TINY')): facts.setdefault(part, []).append(n)
     fb += [f"{part}: {', '.join(names)}." for part, names in facts.items()]
-    out = [head, '', summary_table(results, meta), '', '**Offline fallbacks and notes.**', ''] + [f'- {x}' for x in fb]
+    read = []
+    mv = next((r for r in results.values() if r.get('moving_fraction') is not None), None)
+    if mv: read.append(f"EPE moving: the flow error on the pixels whose true flow is longer than 0.5 px ({mv['moving_fraction']:.1%} of all pixels; "
+                       "the rest is static floor, where predicting no motion is free). copy_last's flow is zero: its EPE is the true motion.")
+    cr = next((r['collision_positive_rate'] for r in results.values() if r.get('collision_positive_rate') is not None), None)
+    if cr is not None: read.append(f"Collision AP against chance: {cr:.1%} of the predicted frame pairs hold a collision, the AP of a constant score "
+                                   "(copy_last's).")
+    out = [head, '', summary_table(results, meta), ''] + [f'*{x}*' for x in read] + ([''] if read else [])
+    out += ['**Offline fallbacks and notes.**', ''] + [f'- {x}' for x in fb]
     if skipped: out += ['', '**Not evaluated.** ' + '; '.join(f'{k}: {v}' for k, v in skipped.items()) + '.']
+    if real is not None: out += ['', real_table(real)]
     return '\n'.join(out + ['', published_table()]) + '\n'
 
-def write_results(out_dir, results: dict, meta: dict, protocol: dict, *, ttt=None, skipped: dict | None = None) -> tuple:
-    "Write `out_dir/results.json` (per model: per-step arrays, means, train time, clips/s, notes; TTT; published) and `out_dir/results.md`, atomically."
+def write_results(out_dir, results: dict, meta: dict, protocol: dict, *, ttt=None, skipped: dict | None = None, real: dict | None = None) -> tuple:
+    "Write `out_dir/results.json` (per model: per-step arrays, means, train time, clips/s, notes; TTT; real CLEVRER; published) and `out_dir/results.md`, atomically."
     from cvp.data import atomic_write
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     doc = jsonable(dict(protocol=protocol, models={k: {**r, **meta.get(k, {})} for k, r in results.items()}, skipped=skipped or {},
-                        ttt=ttt, published=dict(source=PUBLISHED_SOURCE, numbers=PUBLISHED)))
+                        ttt=ttt, real_clevrer=real if real is not None else real_summary({}, reason='not evaluated'),
+                        published=dict(source=PUBLISHED_SOURCE, numbers=PUBLISHED)))
     jp, mp = out_dir / 'results.json', out_dir / 'results.md'
     with atomic_write(jp, 'w') as f: json.dump(doc, f, indent=1, allow_nan=False)
-    with atomic_write(mp, 'w') as f: f.write(results_markdown(results, meta, protocol, skipped=skipped))
+    with atomic_write(mp, 'w') as f: f.write(results_markdown(results, meta, protocol, skipped=skipped, real=real))
     return jp, mp
 
 # %% ../nbs/09_evaluation.ipynb #e021
@@ -143,13 +204,13 @@ def readme_results(fig_dir) -> str:
     return '\n\n'.join(parts)
 
 # %% ../nbs/09_evaluation.ipynb #e025
-_TITLES = {'psnr': 'PSNR (dB) ↑', 'ssim': 'SSIM ↑', 'lpips': 'LPIPS ↓', 'epe': 'flow EPE (px) ↓', 'box_iou': 'box IoU ↑'}
+_TITLES = {'psnr': 'PSNR (dB) ↑', 'ssim': 'SSIM ↑', 'lpips': 'LPIPS ↓', 'epe': 'flow EPE (px) ↓', 'epe_moving': 'flow EPE, moving pixels (px) ↓', 'box_iou': 'box IoU ↑'}
 
 def plot_steps(results: dict, *, keys=('psnr', 'ssim', 'lpips', 'epe'), path=None, title: str | None = None):
     "Per-step curves of `{name: evaluate result}`: one colour per model in every panel, `+ttt` rows dashed in their model's colour, baselines grey; LPIPS says n/a when not computed."
     import matplotlib.pyplot as plt
     bases = list(dict.fromkeys(n.split('+')[0] for n in results))
-    grey = {'copy_last': '0.55', 'true_flow_warp': '0.2'}
+    grey = {'copy_last': '0.55', 'constant_velocity': '0.38', 'true_flow_warp': '0.2'}
     cyc = iter(plt.rcParams['axes.prop_cycle'].by_key()['color'] * 3)
     colour = {b: grey.get(b) or next(cyc) for b in bases}
     keys = [k for k in keys if k == 'lpips' or any(r.get(k) is not None for r in results.values())]
@@ -181,18 +242,32 @@ def _uint8(x) -> np.ndarray:
     if x.ndim != 3 or x.shape[0] != 3: raise ValueError(f'expected a (3,H,W) image, got {tuple(x.shape)}')
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
-def side_by_side(panels: dict, *, scale: int = 2, label_h: int = 12, gap: int = 2) -> Image.Image:
-    "One RGB image: the `(3,H,W)` frames of `panels {label: frame}` side by side, upscaled `scale`x (nearest), each under its label."
+def _font(size: int = 12):
+    "PIL's default font at `size` px (a scalable font with Pillow >= 10.1; the small bitmap font before)."
+    try: return ImageFont.load_default(size=size)
+    except TypeError: return ImageFont.load_default()
+
+def _fit(draw, text: str, width: int, font) -> str:
+    "`text`, cut with '…' so that it fits `width` pixels."
+    text = str(text)
+    if draw.textlength(text, font=font) <= width: return text
+    while text and draw.textlength(text + '…', font=font) > width: text = text[:-1]
+    return text + '…'
+
+def side_by_side(panels: dict, *, scale: int = 2, label_h: int | None = None, gap: int = 2, cols: int | None = None, font_size: int = 12) -> Image.Image:
+    "One RGB image: the `(3,H,W)` frames of `panels {label: frame}`, upscaled `scale`x (nearest), each under its label, `cols` per row (default: one row)."
     if not panels: raise ValueError('side_by_side: no panels')
     ims = [Image.fromarray(_uint8(v)) for v in panels.values()]
     w, h = ims[0].size
     if any(im.size != (w, h) for im in ims): raise ValueError(f'side_by_side: panels differ in size: {[im.size for im in ims]}')
-    W, H = w * scale, h * scale
-    canvas = Image.new('RGB', (len(ims) * (W + gap) - gap, H + label_h), 'white')
-    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    W, H, label_h = w * scale, h * scale, font_size + 4 if label_h is None else label_h
+    cols = min(cols or len(ims), len(ims)); rows = math.ceil(len(ims) / cols)
+    canvas = Image.new('RGB', (cols * (W + gap) - gap, rows * (H + label_h + gap) - gap), 'white')
+    draw, font = ImageDraw.Draw(canvas), _font(max(6, min(font_size, label_h - 4)))   # the label stays above its panel
     for i, (label, im) in enumerate(zip(panels, ims)):
-        canvas.paste(im.resize((W, H), Image.NEAREST), (i * (W + gap), label_h))
-        draw.text((i * (W + gap) + 1, 0), str(label)[:max(1, W // 6)], fill='black', font=font)
+        x, y = (i % cols) * (W + gap), (i // cols) * (H + label_h + gap)
+        canvas.paste(im.resize((W, H), Image.NEAREST), (x, y + label_h))
+        draw.text((x + 1, y + 1), _fit(draw, label, W - 2, font), fill='black', font=font)
     return canvas
 
 # %% ../nbs/09_evaluation.ipynb #e030
@@ -205,37 +280,38 @@ def _panel(x, max_mag: float | None = None) -> np.ndarray:
     if x.ndim == 3 and x.shape[0] == 1: x = x.expand(3, -1, -1)
     return _uint8(x)
 
-def rollout_grid(rows: dict, *, scale: int = 2, label_w: int = 100, gap: int = 2, header_h: int = 12) -> Image.Image:
-    "One image of rollouts: a row per `{label: (T,C,H,W)}` (C=3 frames, 2 flow, 1 mask), a column per step, labels left, step numbers on top."
+def rollout_grid(rows: dict, *, scale: int = 2, label_w: int = 120, gap: int = 2, header_h: int = 16, font_size: int = 12, steps=None) -> Image.Image:
+    "One image of rollouts: a row per `{label: (T,C,H,W)}` (C=3 frames, 2 flow, 1 mask), a column per step (or per step of `steps`, 1-based), labels left, step numbers on top."
     if not rows: raise ValueError('rollout_grid: no rows')
     for k, v in rows.items():
         if not torch.is_tensor(v) or v.ndim != 4 or v.shape[1] not in (1, 2, 3): raise ValueError(f'rollout_grid: row {k!r} must be (T,C,H,W) with C in 1..3, got {tuple(getattr(v, "shape", ()))}')
     h, w = next(iter(rows.values())).shape[-2:]
     T = max(len(v) for v in rows.values())
+    cols = [s - 1 for s in (steps or range(1, T + 1)) if 1 <= s <= T]
     flows = [v for v in rows.values() if v.shape[1] == 2]
     mag = max([float(f.float().pow(2).sum(1).sqrt().max()) for f in flows] + [1e-3])
     W, H = w * scale, h * scale
-    im = Image.new('RGB', (label_w + T * (W + gap), header_h + len(rows) * (H + gap)), 'white')
-    draw, font = ImageDraw.Draw(im), ImageFont.load_default()
-    for t in range(T): draw.text((label_w + t * (W + gap) + 1, 0), f'+{t + 1}', fill='black', font=font)
+    im = Image.new('RGB', (label_w + len(cols) * (W + gap), header_h + len(rows) * (H + gap)), 'white')
+    draw, font = ImageDraw.Draw(im), _font(font_size)
+    for j, t in enumerate(cols): draw.text((label_w + j * (W + gap) + 1, 0), f'+{t + 1}', fill='black', font=font)
     for r, (label, v) in enumerate(rows.items()):
         y = header_h + r * (H + gap)
-        draw.text((2, y + H // 2 - 6), str(label)[:label_w // 6], fill='black', font=font)
-        for t in range(len(v)):
-            im.paste(Image.fromarray(_panel(v[t], mag)).resize((W, H), Image.NEAREST), (label_w + t * (W + gap), y))
+        draw.text((2, y + H // 2 - font_size // 2), _fit(draw, label, label_w - 4, font), fill='black', font=font)
+        for j, t in enumerate(c for c in cols if c < len(v)):
+            im.paste(Image.fromarray(_panel(v[t], mag)).resize((W, H), Image.NEAREST), (label_w + j * (W + gap), y))
     return im
 
 # %% ../nbs/09_evaluation.ipynb #e032
-def rollout_gif(videos: list, path, *, fps: int = 3, scale: int = 2) -> Path:
+def rollout_gif(videos: list, path, *, fps: int = 3, scale: int = 2, cols: int | None = None) -> Path:
     "Animated GIF: frame t stacks, for each video `{label: (T,3,H,W)}`, its panels at step t side by side; written atomically to `path`."
     from cvp.data import atomic_write
     if not videos: raise ValueError('rollout_gif: no videos')
     T = min(len(v) for rows in videos for v in rows.values())
     frames = []
     for t in range(T):
-        rows = [side_by_side({k: v[t] for k, v in r.items()}, scale=scale) for r in videos]
+        rows = [side_by_side({k: v[t] for k, v in r.items()}, scale=scale, cols=cols) for r in videos]
         W, H = max(r.width for r in rows), sum(r.height for r in rows) + 14
-        f = Image.new('RGB', (W, H), 'white'); ImageDraw.Draw(f).text((2, 1), f'rollout step +{t + 1}/{T}', fill='black', font=ImageFont.load_default())
+        f = Image.new('RGB', (W, H), 'white'); ImageDraw.Draw(f).text((2, 1), f'rollout step +{t + 1}/{T}', fill='black', font=_font(11))
         y = 14
         for r in rows: f.paste(r, (0, y)); y += r.height
         frames.append(f)
@@ -249,15 +325,15 @@ def _png(im: Image.Image) -> bytes:
     "PNG bytes of a PIL image."
     buf = io.BytesIO(); im.save(buf, format='PNG'); return buf.getvalue()
 
-def rollout_viewer(videos: dict, *, scale: int = 3):
-    "ipywidgets viewer of `videos {video label: {row label: (T,3,H,W)}}`: a dropdown over videos, a slider over steps, rows side by side."
+def rollout_viewer(videos: dict, *, scale: int = 2, cols: int = 4, font_size: int = 13):
+    "ipywidgets viewer of `videos {video label: {row label: (T,3,H,W)}}`: a dropdown over videos, a slider over steps, the rows as panels, `cols` per row."
     import ipywidgets as W
     if not videos: raise ValueError('rollout_viewer: no videos')
     T = min(len(v) for rows in videos.values() for v in rows.values())
     dd = W.Dropdown(options=list(videos), description='video')
     sl = W.IntSlider(min=1, max=T, value=1, description='step +')
     img = W.Image(format='png')
-    def show(*_): img.value = _png(side_by_side({k: v[sl.value - 1] for k, v in videos[dd.value].items()}, scale=scale))
+    def show(*_): img.value = _png(side_by_side({k: v[sl.value - 1] for k, v in videos[dd.value].items()}, scale=scale, cols=cols, font_size=font_size))
     dd.observe(show, 'value'); sl.observe(show, 'value'); show()
     box = W.VBox([W.HBox([dd, sl]), img])
     box.dropdown, box.slider, box.image = dd, sl, img

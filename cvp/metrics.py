@@ -11,11 +11,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 import matplotlib.pyplot as plt
 from .core import CVPModel, register, build_model, resolve_device
+from .data import ClevrerClips
 
 # %% auto #0
-__all__ = ['PSNR_CAP', 'psnr', 'gaussian_kernel1d', 'ssim', 'LPIPSUnavailable', 'backbone_weights', 'LPIPSMetric', 'epe_map',
-           'flow_epe', 'average_precision', 'f1_score', 'box_iou', 'CopyLast', 'TrueFlowWarp', 'evaluate',
-           'results_table', 'plot_per_step']
+__all__ = ['PSNR_CAP', 'PROTOCOL', 'MOVING_PX', 'psnr', 'gaussian_kernel1d', 'ssim', 'LPIPSUnavailable', 'backbone_weights',
+           'LPIPSMetric', 'epe_map', 'flow_epe', 'average_precision', 'f1_score', 'box_iou', 'CopyLast', 'TrueFlowWarp',
+           'carry_flow', 'ConstantVelocity', 'protocol_clips', 'evaluate', 'results_table', 'plot_per_step']
 
 # %% ../nbs/01c_metrics.ipynb #c010
 def _check_pair(pred, target, what):
@@ -180,12 +181,18 @@ def box_iou(a, b, pairwise:bool=True) -> torch.Tensor:
 # %% ../nbs/01c_metrics.ipynb #c033
 @register('copy_last')
 class CopyLast(CVPModel):
-    "Baseline: every future frame is the last context frame."
+    "Baseline, nothing moves: the last context frame, zero flow, the last context boxes, a constant collision score."
     def loss_terms(self, batch):
         f = batch['frames']
         return {'frame_l1': (f[:, 1:] - f[:, :-1]).abs().mean()}
-    def rollout(self, context, n_future, **kw):
-        return {'frames': context[:, -1:].expand(-1, n_future, -1, -1, -1).clone()}
+    uses_context_boxes = True
+    def rollout(self, context, n_future, *, context_boxes=None, context_box_valid=None, **kw):
+        B, _, _, H, W = context.shape
+        out = {'frames': context[:, -1:].expand(-1, n_future, -1, -1, -1).clone(),
+               'flow': context.new_zeros(B, n_future, 2, H, W),          # nothing moves
+               'collision': context.new_zeros(B, n_future)}               # one constant score: AP = the positive rate
+        if context_boxes is not None: out['boxes'] = context_boxes[:, -1:].expand(-1, n_future, -1, -1).clone()
+        return out
 
 # %% ../nbs/01c_metrics.ipynb #c034
 @register('true_flow_warp')
@@ -206,15 +213,77 @@ class TrueFlowWarp(CVPModel):
         for k in range(n_future): x = backward_warp(x, flow_bwd[:, k].to(x)); out.append(x)
         return {'frames': torch.stack(out, 1)}
 
+# %% ../nbs/01c_metrics.ipynb #b7f837c7
+def carry_flow(flow_bwd, k:float=1.0, eps:float=1e-3) -> torch.Tensor:
+    "Backward flow `(B,2,H,W)` on the grid `k` steps later: each pixel p moving by -flow(p) lands at round(p - k*flow(p)) with its flow; the fastest wins, 0 where none lands."
+    if flow_bwd.ndim != 4 or flow_bwd.shape[1] != 2: raise ValueError(f'carry_flow: need a (B,2,H,W) flow, got {tuple(flow_bwd.shape)}')
+    B, _, H, W = flow_bwd.shape
+    f = flow_bwd.float(); dev = f.device
+    speed = f.pow(2).sum(1).sqrt()
+    ys, xs = torch.meshgrid(torch.arange(H, device=dev), torch.arange(W, device=dev), indexing='ij')
+    tx, ty = torch.round(xs - k * f[:, 0]).long(), torch.round(ys - k * f[:, 1]).long()
+    ok = (speed > eps) & (tx >= 0) & (tx < W) & (ty >= 0) & (ty < H)          # moving pixels that stay in the frame
+    tgt = (torch.arange(B, device=dev).view(B, 1, 1) * H * W + ty * W + tx)[ok]
+    sp, fv = speed[ok], f.permute(0, 2, 3, 1)[ok]
+    best = torch.zeros(B * H * W, device=dev).scatter_reduce(0, tgt, sp, 'amax')
+    win = sp >= best[tgt]                                                       # the fastest pixel(s) landing there
+    out, cnt = torch.zeros(B * H * W, 2, device=dev), torch.zeros(B * H * W, device=dev)
+    out.index_add_(0, tgt[win], fv[win]); cnt.index_add_(0, tgt[win], torch.ones_like(sp[win]))
+    return (out / cnt.clamp(min=1)[:, None]).view(B, H, W, 2).permute(0, 3, 1, 2).to(flow_bwd.dtype)
+
+def _extrapolate_boxes(boxes, valid, n_future:int) -> torch.Tensor:
+    "Each object's last box `(B,Tc,N,4)` moved by its last velocity (0 unless valid in the last two frames), for steps 1..n_future."
+    v = boxes[:, -1] - boxes[:, -2]
+    if valid is not None: v = v * (valid[:, -1] & valid[:, -2])[..., None].to(v)
+    k = torch.arange(1, n_future + 1, device=boxes.device, dtype=boxes.dtype).view(1, -1, 1, 1)
+    return boxes[:, -1:] + k * v[:, None]
+
+@register('constant_velocity')
+class ConstantVelocity(CVPModel):
+    "Baseline: the motion of the last context pair carried forward (frames, flow, boxes); needs the context flow."
+    needs_context_flow, uses_context_boxes = True, True
+    def loss_terms(self, batch):
+        from cvp.warp import backward_warp
+        f, fb = batch['frames'], batch.get('flow_bwd')
+        if fb is None: raise ValueError("constant_velocity needs 'flow_bwd' in the batch (build the dataset with a flow source)")
+        w = backward_warp(f[:, 1:-1].flatten(0, 1), carry_flow(fb[:, :-1].flatten(0, 1), 1.0))
+        return {'frame_l1': (w - f[:, 2:].flatten(0, 1)).abs().mean()}
+    def rollout(self, context, n_future, *, context_flow_bwd=None, context_boxes=None, context_box_valid=None, **kw):
+        from cvp.warp import backward_warp
+        if context_flow_bwd is None or context_flow_bwd.ndim != 5 or context_flow_bwd.shape[1] < 1:
+            raise ValueError('constant_velocity.rollout needs context_flow_bwd (B, n_context-1, 2, H, W), the flow of the context pairs; '
+                             f'got {None if context_flow_bwd is None else tuple(context_flow_bwd.shape)}')
+        b = context_flow_bwd[:, -1].to(context)
+        x, frames, flows = context[:, -1], [], []
+        for k in range(1, n_future + 1):
+            fk = carry_flow(b, k); x = backward_warp(x, fk); frames.append(x); flows.append(fk)
+        out = {'frames': torch.stack(frames, 1), 'flow': torch.stack(flows, 1)}
+        if context_boxes is not None and context_boxes.shape[1] >= 2: out['boxes'] = _extrapolate_boxes(context_boxes, context_box_valid, n_future)
+        return out
+
+# %% ../nbs/01c_metrics.ipynb #a615215e
+PROTOCOL = dict(size=64, stride=2, n_context=6, n_future=10)   # DESIGN.md: 64x64, every 2nd frame, 6 context + 10 predicted frames
+
+def protocol_clips(root, split:str='validation', *, size:int=64, stride:int=2, n_context:int=6, n_future:int=10, flow=None,
+                   max_clips:int|None=None, **kw) -> ClevrerClips:
+    "The protocol's evaluation clips of `split` under `root`: `size`x`size`, every `stride`-th frame, `n_context`+`n_future` frames, non-overlapping; the first `max_clips`."
+    if 'clip_step' in kw: raise TypeError('protocol_clips: the protocol clips do not overlap (clip_step = n_context + n_future); use ClevrerClips for other clips')
+    ds = ClevrerClips(root=root, split=split, size=(size, size), stride=stride, n_context=n_context, n_future=n_future, flow=flow,
+                      clip_step=n_context + n_future, **kw)
+    if max_clips is not None: ds.items = ds.items[:max(0, int(max_clips))]
+    return ds
+
 # %% ../nbs/01c_metrics.ipynb #c038
 def _acc(d, k, v):
     "d[k] += v (creating it)."
     d[k] = d[k] + v if k in d else v
 
+MOVING_PX = 0.5   # a pixel moves when its true flow is longer than this (px)
+
 @torch.no_grad()
 def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_size:int=8, device='auto', lpips=None,
              max_clips:int|None=None, num_workers:int=0) -> dict:
-    "Per-step PSNR/SSIM/(LPIPS) averaged over clips, their means, and flow EPE / collision AP,F1 / box IoU where predicted."
+    "Per-step PSNR/SSIM/(LPIPS) averaged over clips, their means, and flow EPE (all / moving pixels), collision AP,F1 (+ positive rate), box IoU where predicted."
     device = resolve_device(device) if isinstance(device, str) else torch.device(device)
     if isinstance(lpips, str): lpips = LPIPSMetric(lpips, device)
     name = getattr(model_or_fn, 'registry_name', getattr(model_or_fn, '__name__', type(model_or_fn).__name__))
@@ -224,6 +293,7 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
     if is_model: was_training = model_or_fn.training; model_or_fn.eval().to(device)
     fn = model_or_fn.rollout if is_model else model_or_fn
     needs_flow = getattr(model_or_fn, 'needs_true_flow', False)
+    needs_ctx_flow, ctx_boxes = getattr(model_or_fn, 'needs_context_flow', False), getattr(model_or_fn, 'uses_context_boxes', False)
     use_lp = lpips is not None and lpips.available
     S, n, coll_s, coll_y = {}, 0, [], []
     for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers):
@@ -236,6 +306,11 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
         if needs_flow:
             if 'flow_bwd' not in batch: raise ValueError(f"evaluate({name}): the model needs the true future flow but the clips have no 'flow_bwd' (build the dataset with a flow source)")
             kw['flow_bwd'] = batch['flow_bwd'][:, fut].to(device)
+        if needs_ctx_flow:
+            if 'flow_bwd' not in batch: raise ValueError(f"evaluate({name}): the model needs the flow of the context frames but the clips have no 'flow_bwd' (build the dataset with a flow source)")
+            kw['context_flow_bwd'] = batch['flow_bwd'][:, :n_context - 1].to(device)      # observed pairs only
+        if ctx_boxes and 'boxes' in batch and 'box_valid' in batch:
+            kw['context_boxes'], kw['context_box_valid'] = batch['boxes'][:, :n_context].to(device), batch['box_valid'][:, :n_context].to(device)
         out = fn(ctx, n_future, **kw)
         out = {'frames': out} if torch.is_tensor(out) else out
         pred = out['frames']
@@ -245,8 +320,11 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
         if use_lp: _acc(S, 'lpips', lpips(pred, tgt).sum(0))
         n += len(pred)
         if 'flow' in out and 'flow_bwd' in batch:
-            e = epe_map(out['flow'].float(), batch['flow_bwd'][:, fut].to(device))   # (B, n_future, H, W)
+            gt = batch['flow_bwd'][:, fut].to(device).float()
+            e = epe_map(out['flow'].float(), gt)                                       # (B, n_future, H, W)
+            mv = (gt.pow(2).sum(-3).sqrt() > MOVING_PX).float()
             _acc(S, 'epe', e.sum((0, 2, 3))); _acc(S, 'epe_px', e[0, 0].numel() * len(e))
+            _acc(S, 'epe_mv', (e * mv).sum((0, 2, 3))); _acc(S, 'epe_mv_n', mv.sum((0, 2, 3)))
             for t in (1, 3, 5): _acc(S, f'{t}px', (e < t).float().sum())
         if 'collision' in out and 'collision' in batch:
             coll_s.append(out['collision'].float().cpu().flatten()); coll_y.append(batch['collision'][:, fut].cpu().flatten())
@@ -264,16 +342,21 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
     if 'epe' in S:
         r['epe'] = (S['epe'] / S['epe_px']).cpu().numpy(); r['epe_mean'] = float(r['epe'].mean())
         for t in (1, 3, 5): r[f'{t}px'] = float(S[f'{t}px'] / (S['epe_px'] * n_future))
+        nm = S['epe_mv_n']
+        r['epe_moving'] = torch.where(nm > 0, S['epe_mv'] / nm.clamp(min=1), torch.full_like(nm, float('nan'))).cpu().numpy()
+        r['epe_moving_mean'] = float(S['epe_mv'].sum() / nm.sum()) if nm.sum() > 0 else float('nan')
+        r['moving_fraction'] = float(nm.sum() / (S['epe_px'] * n_future))
     if coll_s:
         sc, y = torch.cat(coll_s), torch.cat(coll_y)
         r['collision_ap'], r['collision_f1'] = average_precision(sc, y), f1_score(sc >= 0.5, y)
+        r['collision_positive_rate'] = float(y.float().mean())     # the AP of a constant score: chance
     if 'iou' in S:
         r['box_iou'] = (S['iou'] / S['iou_n'].clamp(min=1)).cpu().numpy(); r['box_iou_mean'] = float(S['iou'].sum() / S['iou_n'].sum().clamp(min=1))
     return r
 
 # %% ../nbs/01c_metrics.ipynb #c043
 _COLUMNS = [('psnr_mean', 'PSNR ↑', '{:.2f}'), ('ssim_mean', 'SSIM ↑', '{:.3f}'), ('lpips_mean', 'LPIPS ↓', '{:.3f}'),
-            ('epe_mean', 'flow EPE ↓', '{:.3f}'), ('collision_ap', 'collision AP ↑', '{:.3f}'), ('collision_f1', 'collision F1 ↑', '{:.3f}'),
+            ('epe_mean', 'flow EPE ↓', '{:.3f}'), ('epe_moving_mean', 'EPE moving ↓', '{:.3f}'), ('collision_ap', 'collision AP ↑', '{:.3f}'), ('collision_f1', 'collision F1 ↑', '{:.3f}'),
             ('box_iou_mean', 'box IoU ↑', '{:.3f}')]
 
 def results_table(results:dict) -> str:

@@ -17,7 +17,8 @@ from . import approach1, approach2, approach3, approach4, approach5
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'TINY_SIZES', 'photometric_loss', 'supports_ttt', 'check_ttt', 'preserved', 'context_flows', 'ttt_adapt',
-           'ttt_rollout', 'TTT', 'sweep_ttt', 'checkpoint_path', 'tiny_config', 'trained_model', 'jsonable']
+           'ttt_rollout', 'TTT', 'sweep_ttt', 'checkpoint_path', 'tiny_config', 'run_training', 'trained_model',
+           'jsonable']
 
 # %% ../nbs/08_ttt.ipynb #t008
 def photometric_loss(frames, flows, valid=None) -> torch.Tensor:
@@ -185,6 +186,21 @@ def tiny_config(name: str, *, preset: str = 'tiny', size: int = 64, stride: int 
     ok = _keywords(REGISTRY[name])
     return {k: v for k, v in want.items() if k in ok}
 
+# %% ../nbs/08_ttt.ipynb #a3600ad4
+def run_training(run_dir) -> dict:
+    "The whole training of a run folder: `train_seconds`/`train_steps` of the last `log.jsonl` record, else of `last.pt`; `{}` if neither."
+    run_dir = Path(run_dir); log = run_dir / 'log.jsonl'
+    if log.is_file():
+        recs = [json.loads(l) for l in log.read_text().splitlines() if l.strip().startswith('{') and l.strip().endswith('}')]
+        recs = [r for r in recs if 'time' in r and 'step' in r]
+        if recs:
+            last = max(recs, key=lambda r: (r['step'], r['time']))
+            return dict(train_seconds=last['time'], train_steps=last['step'], source=str(log))
+    if (run_dir / 'last.pt').is_file():
+        c = load_checkpoint(run_dir / 'last.pt')
+        return dict(train_seconds=c.get('elapsed'), train_steps=c.get('step'), source=str(run_dir / 'last.pt'))
+    return {}
+
 # %% ../nbs/08_ttt.ipynb #t037
 def trained_model(name: str, runs_dir=None, *, preset: str = 'tiny', size: int = 64, stride: int = 2, n_context: int = 6,
                   train_steps: int = 2, batch_size: int = 2, lr: float = 1e-3, seed: int = 0, device: str = 'auto', allow_tiny: bool = True):
@@ -192,9 +208,11 @@ def trained_model(name: str, runs_dir=None, *, preset: str = 'tiny', size: int =
     ck = checkpoint_path(runs_dir, name)
     if ck is not None:
         c = load_checkpoint(ck)
-        secs, steps, bs = c.get('elapsed'), c.get('step'), (c.get('train_config') or {}).get('batch_size')
+        bs, run = (c.get('train_config') or {}).get('batch_size'), run_training(ck.parent)
+        secs, steps = run.get('train_seconds'), run.get('train_steps')
         return load_model(ck).eval(), dict(name=name, weights=f'checkpoint {ck}', checkpoint=str(ck), tiny=False, train_seconds=secs,
-                                           train_steps=steps, clips_per_s=steps * bs / secs if secs and steps and bs else None)
+                                           train_steps=steps, train_time_from=run.get('source'), checkpoint_step=c.get('step'),
+                                           checkpoint_seconds=c.get('elapsed'), clips_per_s=steps * bs / secs if secs and steps and bs else None)
     where = f"{Path(runs_dir) / name}/{{best,last}}.pt" if runs_dir is not None else 'no runs_dir given'
     if not allow_tiny: raise FileNotFoundError(f"{name}: no checkpoint ({where})")
     from cvp.synthetic import ensure_mini_clevrer
