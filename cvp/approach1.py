@@ -74,6 +74,10 @@ def resolve_encoder(clip_model: str = 'ViT-B-32', clip_pretrained: str | None = 
     return dict(clip_model=TINY_VIT, clip_pretrained=None, encoder_label=TINY_LABEL, reason=why)
 
 # %% ../nbs/03_approach1.ipynb #c016
+class _FromScratchFilter(logging.Filter):
+    "Drops open_clip's 'No pretrained weights loaded' warning (a tower built from scratch on purpose)."
+    def filter(self, record): return 'No pretrained weights loaded' not in record.getMessage()
+
 class ClipGridEncoder(nn.Module):
     "An open_clip image tower returning its last-layer patch tokens as a grid `(B,width,gh,gw)` (CLIP-normalised input resized to the tower's size)."
     def __init__(self, *, clip_model: str = TINY_VIT, clip_pretrained: str | None = None, image_size: int = 64,
@@ -81,7 +85,13 @@ class ClipGridEncoder(nn.Module):
         super().__init__()
         name = (tiny_vit_config(image_size=image_size, patch_size=vit_patch, width=vit_width, layers=vit_layers)
                 if clip_model == TINY_VIT else clip_model)
-        self.visual = open_clip.create_model(name, pretrained=clip_pretrained or None).visual   # the text tower is dropped
+        # from scratch is what was asked (the model's `encoder_label` says so): drop open_clip's root-logger warning
+        # "No pretrained weights loaded ... initialized randomly" for this call only
+        quiet = _FromScratchFilter() if not clip_pretrained else None
+        if quiet: logging.getLogger().addFilter(quiet)
+        try: self.visual = open_clip.create_model(name, pretrained=clip_pretrained or None).visual   # the text tower is dropped
+        finally:
+            if quiet: logging.getLogger().removeFilter(quiet)
         s = self.visual.image_size
         self.size = tuple(s) if isinstance(s, (tuple, list)) else (s, s)
         cfg = getattr(self.visual, 'preprocess_cfg', None) or {}

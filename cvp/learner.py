@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
-from tqdm import tqdm
+from tqdm.auto import tqdm   # a widget bar in Jupyter, a text bar in a terminal
 from .data import atomic_write   # the project's one atomic write (temp file beside the target, fsync, os.replace)
 
 # %% auto #0
