@@ -198,10 +198,9 @@ def check_viewers(page, out: Path, stem: str, timeout: float):
         sel = box.locator('.widget-dropdown select').first
         opts = sel.locator('option').all_inner_texts()
         if len(opts) > 1:
-            cur = sel.evaluate('e => e.value')
-            other = next(o for o in opts if o != cur)
-            sel.select_option(label=other)
-            changed(box, s1, f'dropdown ({cur!r} -> {other!r})')
+            cur = sel.evaluate('e => e.selectedIndex')
+            sel.select_option(index=(cur + 1) % len(opts))     # by index: labels are rendered with no-break spaces
+            changed(box, s1, f'dropdown ({opts[cur]!r} -> {opts[(cur + 1) % len(opts)]!r})')
         box.screenshot(path=str(out/f'{stem}_viewer{i}_after.png'))
         val = box.locator('.widget-readout').first.inner_text() if box.locator('.widget-readout').count() else '?'
         msgs.append(f'viewer {i}: slider -> {val}, dropdown {len(opts)} options; image natural {size[0]}x{size[1]} px, '
@@ -249,8 +248,8 @@ def check_notebook(page, base, token, rel: str, out: Path, root: Path, timeout: 
         if o['ran'] < o['code']: res['failures'].append(f"only {o['ran']} of {o['code']} code cells ran")
         # --- widgets
         page.keyboard.press('Escape')
-        msgs, nv = check_viewers(page, out, stem, 60)
-        res['notes'] += msgs
+        try: res['notes'] += check_viewers(page, out, stem, 60)[0]
+        except Exception as e: res['failures'].append(f'viewer: {str(e)[:500]}')
         # --- screenshot of the whole notebook, then save (through the nbdev hook) and measure
         h, k = page_screenshots(page, out, stem)
         res['notes'].append(f'notebook {h} px tall after Run All: {k} screenshots {stem}_pNN.png')
