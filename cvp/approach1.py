@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_approach1.ipynb #c002
 from __future__ import annotations
-import json, logging, math, os, socket, tempfile
+import contextlib, json, logging, math, os, socket, tempfile
 from pathlib import Path
 import numpy as np
 import torch
@@ -17,8 +17,8 @@ from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, focal_loss, epe_loss
 from .warp import backward_warp
 
 # %% auto #0
-__all__ = ['TINY_VIT', 'TINY_LABEL', 'tiny_vit_config', 'clip_weights_available', 'resolve_encoder', 'ClipGridEncoder',
-           'FlowResidualDecoder', 'masked_box_l1', 'Approach1', 'plot_rollout', 'jsonable']
+__all__ = ['TINY_VIT', 'TINY_LABEL', 'tiny_vit_config', 'from_scratch_quietly', 'clip_weights_available', 'resolve_encoder',
+           'ClipGridEncoder', 'FlowResidualDecoder', 'masked_box_l1', 'Approach1', 'plot_rollout', 'jsonable']
 
 # %% ../nbs/03_approach1.ipynb #c008
 TINY_VIT = 'cvp-ViT-tiny'
@@ -38,6 +38,18 @@ def tiny_vit_config(*, image_size: int = 64, patch_size: int = 8, width: int = 1
     tmp.write_text(json.dumps(cfg)); os.replace(tmp, path)   # atomic: notebooks run in parallel
     open_clip.add_model_config(path)
     return name
+
+class _FromScratchFilter(logging.Filter):
+    def filter(self, record): return 'No pretrained weights loaded' not in record.getMessage()
+
+@contextlib.contextmanager
+def from_scratch_quietly(on: bool = True):
+    "Inside the block, drop open_clip's root-logger warning 'No pretrained weights loaded ... initialized randomly': the tower is built from scratch on purpose."
+    f = _FromScratchFilter() if on else None
+    if f: logging.getLogger().addFilter(f)
+    try: yield
+    finally:
+        if f: logging.getLogger().removeFilter(f)
 
 # %% ../nbs/03_approach1.ipynb #c011
 def clip_weights_available(model_name: str, pretrained: str | None, timeout: float = 3.0) -> tuple[bool, str]:
@@ -81,7 +93,8 @@ class ClipGridEncoder(nn.Module):
         super().__init__()
         name = (tiny_vit_config(image_size=image_size, patch_size=vit_patch, width=vit_width, layers=vit_layers)
                 if clip_model == TINY_VIT else clip_model)
-        self.visual = open_clip.create_model(name, pretrained=clip_pretrained or None).visual   # the text tower is dropped
+        with from_scratch_quietly(not clip_pretrained):   # random init is what was asked; `encoder_label` says so
+            self.visual = open_clip.create_model(name, pretrained=clip_pretrained or None).visual   # the text tower is dropped
         s = self.visual.image_size
         self.size = tuple(s) if isinstance(s, (tuple, list)) else (s, s)
         cfg = getattr(self.visual, 'preprocess_cfg', None) or {}

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
-from tqdm import tqdm
+from tqdm.auto import tqdm   # a widget bar in Jupyter, a text bar in a terminal
 # the loop stands on cvp.core only (no data or simulator imports); the model protocol and registry are re-exported here
 from .core import atomic_write, CVPModel, REGISTRY, register, list_models, build_model, _check_config, resolve_device
 

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 import matplotlib.pyplot as plt
+from tqdm.auto import tqdm   # a widget bar in Jupyter, a text bar in a terminal
 from .core import CVPModel, register, build_model, resolve_device
 from .data import ClevrerClips
 
@@ -296,7 +297,8 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
     needs_ctx_flow, ctx_boxes = getattr(model_or_fn, 'needs_context_flow', False), getattr(model_or_fn, 'uses_context_boxes', False)
     use_lp = lpips is not None and lpips.available
     S, n, coll_s, coll_y = {}, 0, [], []
-    for batch in DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers):
+    batches = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    for batch in tqdm(batches, desc=f'evaluate {name}', leave=False, delay=5):   # shown only past 5 s, removed when done
         fr = batch['frames']
         if fr.ndim != 5 or fr.shape[1] < n_context + n_future:
             raise ValueError(f'evaluate({name}): clips have frames {tuple(fr.shape)}, need (B, T>={n_context + n_future}, 3, H, W)')

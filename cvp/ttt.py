@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm   # a widget bar in Jupyter, a text bar in a terminal
 from .warp import backward_warp
 from .core import CVPModel, REGISTRY, build_model, list_models
 from .learner import fit, load_model, load_checkpoint, TrainConfig, set_seed
@@ -149,7 +150,7 @@ def sweep_ttt(model, dataset, *, steps_grid, lr_grid, optimizer: str = 'adam', b
     "Evaluate TTT for every (steps, lr) of the grid with `cvp.metrics.evaluate`: mean PSNR/SSIM, their change vs no TTT, seconds per video."
     from cvp.metrics import evaluate
     base = base or evaluate(model, dataset, **eval_kw)
-    rows = []
+    rows, bar = [], tqdm(total=len(steps_grid) * len(lr_grid), desc='TTT sweep', leave=False, delay=5)
     for s in steps_grid:
         for lr in lr_grid:
             fn = TTT(model, steps=int(s), lr=float(lr), optimizer=optimizer)
@@ -157,6 +158,8 @@ def sweep_ttt(model, dataset, *, steps_grid, lr_grid, optimizer: str = 'adam', b
             rows.append(dict(steps=int(s), lr=float(lr), psnr_mean=r['psnr_mean'], ssim_mean=r['ssim_mean'],
                              d_psnr=r['psnr_mean'] - base['psnr_mean'], d_ssim=r['ssim_mean'] - base['ssim_mean'],
                              seconds_per_video=fn.seconds_per_video, n_clips=r['n_clips']))
+            bar.update()
+    bar.close()
     return rows
 
 # %% ../nbs/08_ttt.ipynb #t036

@@ -13,7 +13,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing pinned requirements into $("$PY" -c 'import sys;print(sys.prefix)') (once)"
   "$PY" -m pip install -q --disable-pip-version-check -r requirements.txt
   "$PY" -m pip install -q --disable-pip-version-check --no-deps -e .
-  "$PY" -m ipykernel install --sys-prefix --name python3 >/dev/null 2>&1 || true
+  "$PY" -m ipykernel install --sys-prefix --name python3 --display-name python3 >/dev/null 2>&1 || true
   echo "$want" > "$stamp"
 fi
 echo "$PY"
