@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm   # a widget bar in Jupyter, a text bar in a terminal
 from .core import CVPModel, register, build_model, resolve_device
-from .data import ClevrerClips
+from .data import ClevrerClips, _hw
 
 # %% auto #0
 __all__ = ['PSNR_CAP', 'PROTOCOL', 'MOVING_PX', 'psnr', 'gaussian_kernel1d', 'ssim', 'LPIPSUnavailable', 'backbone_weights',
@@ -265,11 +265,11 @@ class ConstantVelocity(CVPModel):
 # %% ../nbs/01c_metrics.ipynb #a615215e
 PROTOCOL = dict(size=64, stride=2, n_context=6, n_future=10)   # DESIGN.md: 64x64, every 2nd frame, 6 context + 10 predicted frames
 
-def protocol_clips(root, split:str='validation', *, size:int=64, stride:int=2, n_context:int=6, n_future:int=10, flow=None,
+def protocol_clips(root, split:str='validation', *, size=64, stride:int=2, n_context:int=6, n_future:int=10, flow=None,
                    max_clips:int|None=None, **kw) -> ClevrerClips:
-    "The protocol's evaluation clips of `split` under `root`: `size`x`size`, every `stride`-th frame, `n_context`+`n_future` frames, non-overlapping; the first `max_clips`."
+    "The protocol's evaluation clips of `split` under `root`: `size`x`size` (or an (H, W) pair), every `stride`-th frame, `n_context`+`n_future` frames, non-overlapping; the first `max_clips`."
     if 'clip_step' in kw: raise TypeError('protocol_clips: the protocol clips do not overlap (clip_step = n_context + n_future); use ClevrerClips for other clips')
-    ds = ClevrerClips(root=root, split=split, size=(size, size), stride=stride, n_context=n_context, n_future=n_future, flow=flow,
+    ds = ClevrerClips(root=root, split=split, size=_hw(size), stride=stride, n_context=n_context, n_future=n_future, flow=flow,
                       clip_step=n_context + n_future, **kw)
     if max_clips is not None: ds.items = ds.items[:max(0, int(max_clips))]
     return ds
