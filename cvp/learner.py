@@ -405,8 +405,10 @@ def fit(model:CVPModel, train_ds, valid_ds=None, cfg:TrainConfig|None=None, *, c
                 if step >= total: break
         pbar.close()
         if logf: logf.close()
+        if world > 1: dist.barrier()   # all ranks reach teardown together: none exits while another still uses the gloo pairs (rank 0 writes last.pt after the last collective)
         return History(records, run_dir)
     finally:
+        net = None   # drop the DDP wrapper before the group it uses is destroyed
         if own_pg and dist.is_initialized(): dist.destroy_process_group()
 
 # %% ../nbs/01b_learner.ipynb #c055

@@ -18,13 +18,16 @@ rm -rf "$tmp"
 "$PY" -c "from cvp.core import check_layers; g = check_layers(); print(f'layers: {len(g)} modules, {sum(map(len, g.values()))} imports, none upward, no cycle')" || exit 1
 nbs=$(find nbs -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -not -name '_*' | wc -l)
 start=$(date +%s)
-"$BIN/nbdev_test" --n_workers "${CVP_TEST_WORKERS:-2}" --timing 2>&1 | tee /tmp/cvp-nbdev-test.log
+# --do_print: nbdev_test prints "- Completed <notebook>" when a notebook has run (passed or failed); the failed ones are
+# listed after "Failed On The Following Notebooks". A notebook that never completed (nbdev_test stopped early) is not counted.
+"$BIN/nbdev_test" --n_workers "${CVP_TEST_WORKERS:-2}" --timing --do_print 2>&1 | tee /tmp/cvp-nbdev-test.log
 rc=${PIPESTATUS[0]}
-failed=0
-if [ "$rc" -ne 0 ]; then
-  failed=$(sed -n '/Failed On The Following Notebooks/,$p' /tmp/cvp-nbdev-test.log | grep -c '\.ipynb' || true)
-  [ "$failed" -gt 0 ] || failed=1
-fi
+completed=$(grep -c '^- Completed .*\.ipynb' /tmp/cvp-nbdev-test.log || true)
+failed=$(sed -n '/Failed On The Following Notebooks/,$p' /tmp/cvp-nbdev-test.log | grep -c '\.ipynb' || true)
+passed=$((completed - failed))
 echo "nbdev_test took $(( $(date +%s) - start )) s"
-echo "notebooks: $((nbs - failed)) passed, $failed failed"
+msg="notebooks: $passed passed, $failed failed"
+[ "$completed" -lt "$nbs" ] && msg="$msg, $((nbs - completed)) did not complete"
+[ "$rc" -ne 0 ] && [ "$failed" -eq 0 ] && msg="$msg (nbdev_test exited with status $rc)"
+echo "$msg"
 exit "$rc"
