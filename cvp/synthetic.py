@@ -148,8 +148,8 @@ def _outside_view(cam: Camera, p, half: float) -> bool:
     return bool((z > 0).all() and ((uv[:, 0] < 0).all() or (uv[:, 0] > cam.width - 1).all() or
                                    (uv[:, 1] < 0).all() or (uv[:, 1] > cam.height - 1).all()))
 
-def sample_scene(seed, *, n_frames: int = 128, fps: int = 25, min_objects: int = 3, max_objects: int = 6,
-                 friction: float = 0.025, max_speed: float = 2.8) -> dict:
+def sample_scene(seed, *, n_frames: int = 128, fps: int = 25, min_objects: int = 4, max_objects: int = 6,
+                 friction: float = 0.015, max_speed: float = 2.8) -> dict:
     "A random CLEVRER-like scene (deterministic for `seed`, an int or a sequence of ints)."
     rng = np.random.default_rng(seed)
     cam, h, duration = Camera(), HALF_SIZE, n_frames / fps
@@ -596,7 +596,7 @@ def generate_dataset(root, splits: dict | None = None, *, workers: int = 2, shar
                 removed_temps=len(removed), seconds=round(time.time() - t0, 1), jobs=len(jobs))
 
 # %% ../nbs/00a_synthetic.ipynb #c051
-GENERATOR_VERSION = 2   # 2: calibrated against real CLEVRER (motion, entering, lighting, colours)
+GENERATOR_VERSION = 3   # 2, 3: calibrated against real CLEVRER (motion, entering, lighting, colours; 3: 4-6 objects, less friction)
 PRESETS = {
     'tiny': dict(splits={'train': 4, 'validation': 2}, n_frames=40, width=120, height=80),
     'demo': dict(splits={'train': 40, 'validation': 10}, n_frames=128, width=240, height=160),
