@@ -14,13 +14,15 @@ from .data import (DATA_DIR, SPLITS, DataError, video_path, annotation_path, sim
 from .core import dataset_cache, register_flow_source
 
 # %% auto #0
-__all__ = ['CLEVR_COLORS', 'SHAPES', 'MATERIALS', 'HALF_SIZE', 'FLOOR_RGB', 'LIGHT_DIR', 'AMBIENT', 'DIFFUSE', 'SHADOW_STRENGTH',
-           'METAL_SPECULAR', 'METAL_SHININESS', 'CLEVR_EYE', 'CLEVR_FORWARD', 'CLEVR_TARGET', 'GENERATOR_VERSION',
-           'PRESETS', 'Camera', 'sample_scene', 'build_world', 'simulate', 'object_normals', 'ray_hits', 'shade',
-           'render_frames', 'exact_flow', 'exact_flows', 'boxes_from_segmentation', 'collision_events',
-           'make_annotation', 'make_video', 'generate_video', 'remove_stale_temps', 'dataset_jobs', 'generate_dataset',
-           'ensure_mini_clevrer', 'resize_occlusion', 'build_exact_flow_cache', 'plot_video_overview', 'warp_errors',
-           'check_collisions']
+__all__ = ['CLEVR_COLORS', 'SHAPES', 'MATERIALS', 'HALF_SIZE', 'FLOOR_RGB', 'COLOR_SATURATION', 'LIGHT_DIR', 'AMBIENT', 'DIFFUSE',
+           'SHADOW_STRENGTH', 'METAL_SPECULAR', 'METAL_SHININESS', 'CLEVR_EYE', 'CLEVR_FORWARD', 'CLEVR_TARGET',
+           'GENERATOR_VERSION', 'PRESETS', 'CALIBRATION_KEYS', 'render_color', 'Camera', 'sample_scene', 'build_world',
+           'simulate', 'object_normals', 'ray_hits', 'shade', 'render_frames', 'exact_flow', 'exact_flows',
+           'boxes_from_segmentation', 'collision_events', 'make_annotation', 'make_video', 'generate_video',
+           'remove_stale_temps', 'dataset_jobs', 'generate_dataset', 'ensure_mini_clevrer', 'resize_occlusion',
+           'build_exact_flow_cache', 'plot_video_overview', 'warp_errors', 'check_collisions', 'clevrer_samples_dir',
+           'apply_homography', 'fit_floor_homography', 'homography_projector', 'sim_projector', 'clevrer_stats',
+           'calibration_table']
 
 # %% ../nbs/00a_synthetic.ipynb #c007
 @contextlib.contextmanager
@@ -44,11 +46,17 @@ CLEVR_COLORS = {'gray': (87, 87, 87), 'red': (173, 35, 35), 'blue': (42, 75, 215
 SHAPES = ('cube', 'sphere', 'cylinder')
 MATERIALS = ('rubber', 'metal')
 HALF_SIZE = 0.4           # half the edge of a cube = sphere radius = cylinder radius and half height
-FLOOR_RGB = (158, 158, 158)
+FLOOR_RGB = (135, 135, 135)
+COLOR_SATURATION = 0.45           # objects are rendered with their CLEVR colour pulled towards its grey level (CLEVRER's look)
+
+def render_color(name: str) -> tuple:
+    "RGB (0-255 floats) an object of CLEVR colour `name` is rendered with: CLEVR's value desaturated by `COLOR_SATURATION`."
+    c = np.array(CLEVR_COLORS[name], np.float64)
+    return tuple(float(x) for x in c.mean() + COLOR_SATURATION * (c - c.mean()))
 # lighting: TinyRenderer's ambient + Lambert terms, then (in `shade`) cast shadows and a specular lobe for metal
 LIGHT_DIR = (-1.0, -3.0, 6.0)     # towards the light (CLEVR's key light is above, in front and to the right)
-AMBIENT, DIFFUSE = 0.45, 0.6
-SHADOW_STRENGTH = 0.6             # fraction of the direct light a cast shadow removes
+AMBIENT, DIFFUSE = 0.6, 0.45
+SHADOW_STRENGTH = 0.4             # fraction of the direct light a cast shadow removes
 METAL_SPECULAR, METAL_SHININESS = 0.7, 30.0
 
 # %% ../nbs/00a_synthetic.ipynb #c012
@@ -141,15 +149,15 @@ def _outside_view(cam: Camera, p, half: float) -> bool:
     return bool((z > 0).all() and ((uv[:, 0] < 0).all() or (uv[:, 0] > cam.width - 1).all() or
                                    (uv[:, 1] < 0).all() or (uv[:, 1] > cam.height - 1).all()))
 
-def sample_scene(seed, *, n_frames: int = 128, fps: int = 25, min_objects: int = 3, max_objects: int = 6,
-                 friction: float = 0.05, max_speed: float = 6.0) -> dict:
+def sample_scene(seed, *, n_frames: int = 128, fps: int = 25, min_objects: int = 4, max_objects: int = 6,
+                 friction: float = 0.015, max_speed: float = 2.8) -> dict:
     "A random CLEVRER-like scene (deterministic for `seed`, an int or a sequence of ints)."
     rng = np.random.default_rng(seed)
     cam, h, duration = Camera(), HALF_SIZE, n_frames / fps
     n = int(rng.integers(min_objects, max_objects + 1))
     triples = [(c, m, s) for c in CLEVR_COLORS for m in MATERIALS for s in SHAPES]
     picks = rng.choice(len(triples), n, replace=False)
-    roles = rng.choice(['rest', 'slide', 'enter'], n, p=[0.45, 0.3, 0.25])
+    roles = rng.choice(['rest', 'slide', 'enter'], n, p=[0.32, 0.18, 0.5])
     roles[0] = 'rest'                                             # something to hit ...
     if not (roles != 'rest').any(): roles[-1] = 'slide'           # ... and something that moves
     roles = rng.permutation(roles)
@@ -176,15 +184,21 @@ def sample_scene(seed, *, n_frames: int = 128, fps: int = 25, min_objects: int =
         if o['role'] == 'rest': continue
         p, others = np.array(o['position']), [q for q in objs if q is not o]
         resting = [q for q in others if q['role'] == 'rest']
-        if rng.random() < 0.85:                                   # aim at an object, preferably a resting one
+        if rng.random() < 0.38:                                   # aim at an object, preferably a resting one
             pool = resting if resting and rng.random() < 0.7 else others
             tgt = np.array(pool[rng.integers(len(pool))]['position'])
         else: tgt = cam.floor_point(rng.uniform(0.2, 0.8) * cam.width, rng.uniform(0.4, 0.85) * cam.height, h)
         d = (tgt - p)[:2]
         ang = math.atan2(d[1], d[0]) + rng.normal(0, math.radians(5))
-        tau = rng.uniform(0.3, 0.7) * duration                    # time to reach the target
+        tau = rng.uniform(0.27, 0.55) * duration                  # time to reach the target
         speed = float(np.clip(np.linalg.norm(d) / tau + decel * tau / 2, 0.5, max_speed))
         o['velocity'] = [speed * math.cos(ang), speed * math.sin(ang), 0.0]
+        if o['role'] == 'enter':                                  # enter later: start further out, up to 30% of the video away
+            back = rng.uniform(0, 0.3) * duration * speed * np.array([math.cos(ang), math.sin(ang), 0.0])
+            for f in (1.0, 0.5, 0.25, 0.0):                       # without overlapping another object at t=0
+                q = p - f * back
+                if all(np.linalg.norm(q[:2] - np.array(r['position'])[:2]) > 3.2 * h for r in others): break
+            o['position'] = q.tolist()
     return dict(n_frames=int(n_frames), fps=int(fps), objects=objs)
 
 # %% ../nbs/00a_synthetic.ipynb #c019
@@ -215,7 +229,7 @@ def build_world(client, scene: dict) -> list[int]:
         geo = {'cube': (pb.GEOM_BOX, dict(halfExtents=[h] * 3)), 'sphere': (pb.GEOM_SPHERE, dict(radius=h)),
                'cylinder': (pb.GEOM_CYLINDER, dict(radius=h, length=2 * h))}[shape]
         col = client.createCollisionShape(geo[0], **({'radius': h, 'height': 2 * h} if shape == 'cylinder' else geo[1]))
-        vis = client.createVisualShape(geo[0], rgbaColor=[c / 255 for c in CLEVR_COLORS[o['color']]] + [1],
+        vis = client.createVisualShape(geo[0], rgbaColor=[c / 255 for c in render_color(o['color'])] + [1],
                                        specularColor=[0, 0, 0], **geo[1])
         b = client.createMultiBody(o['mass'], col, vis, basePosition=o['position'],
                                    baseOrientation=pb.getQuaternionFromEuler([0, 0, o['yaw']]))
@@ -312,7 +326,7 @@ def shade(rgb, depth, seg, scene: dict, pos, quat, cam: Camera, shadows: bool = 
     objs = scene['objects']
     X = cam.unproject(depth)
     l = np.array(LIGHT_DIR) / np.linalg.norm(LIGHT_DIR)
-    base = np.array([FLOOR_RGB] + [CLEVR_COLORS[o['color']] for o in objs], np.float64)
+    base = np.array([FLOOR_RGB] + [render_color(o['color']) for o in objs], np.float64)
     lit = np.ones(seg.shape)
     if shadows:
         H, W = seg.shape
@@ -583,7 +597,7 @@ def generate_dataset(root, splits: dict | None = None, *, workers: int = 2, shar
                 removed_temps=len(removed), seconds=round(time.time() - t0, 1), jobs=len(jobs))
 
 # %% ../nbs/00a_synthetic.ipynb #c051
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3   # 2, 3: calibrated against real CLEVRER (motion, entering, lighting, colours; 3: 4-6 objects, less friction)
 PRESETS = {
     'tiny': dict(splits={'train': 4, 'validation': 2}, n_frames=40, width=120, height=80),
     'demo': dict(splits={'train': 40, 'validation': 10}, n_frames=128, width=240, height=160),
@@ -718,3 +732,117 @@ def check_collisions(ann: dict, contacts, scene: dict, fps: int = 25) -> dict:
             gaps.append(gap)
     finally: c.disconnect()
     return dict(n_collisions=len(annotated), n_contact_rows=len(rows), max_gap=max(gaps, default=0.0))
+
+# %% ../nbs/00a_synthetic.ipynb #c076b
+def clevrer_samples_dir() -> Path | None:
+    "The real CLEVRER samples: $CVP_CLEVRER_SAMPLES, else ../shared/clevrer-samples beside the repository; None if absent."
+    from cvp.data import _repo_root
+    p = Path(os.environ.get('CVP_CLEVRER_SAMPLES') or _repo_root().parent / 'shared' / 'clevrer-samples')
+    return p if p.is_dir() else None
+
+def _dlt_homography(src, dst) -> np.ndarray:
+    "3x3 homography H with dst ~ H @ [src, 1] (least squares on the DLT equations, Hartley normalisation)."
+    def norm(P):
+        c, s = P.mean(0), np.sqrt(2) / np.linalg.norm(P - P.mean(0), axis=1).mean()
+        return np.array([[s, 0, -s * c[0]], [0, s, -s * c[1]], [0, 0, 1]])
+    Ts, Td = norm(src), norm(dst)
+    a = np.c_[src, np.ones(len(src))] @ Ts.T; b = np.c_[dst, np.ones(len(dst))] @ Td.T
+    A = np.concatenate([np.c_[a, np.zeros_like(a), -b[:, :1] * a], np.c_[np.zeros_like(a), a, -b[:, 1:2] * a]])
+    H = np.linalg.inv(Td) @ np.linalg.svd(A)[2][-1].reshape(3, 3) @ Ts
+    return H / H[2, 2]
+
+def apply_homography(H, xy) -> np.ndarray:
+    "Points (...,2) mapped by the homography H."
+    p = np.concatenate([np.asarray(xy, np.float64), np.ones(np.shape(xy)[:-1] + (1,))], -1) @ np.asarray(H).T
+    return p[..., :2] / p[..., 2:]
+
+def fit_floor_homography(ann: dict, props: dict, min_pixels: int = 30) -> dict:
+    "Homography world (x, y) -> pixel of the proposals' masks, from mask centroids of objects matched by (colour, material, shape)."
+    from cvp.data import decode_rle
+    slot = {(o['color'], o['material'], o['shape']): o['object_id'] for o in ann['object_property']}
+    world, pix, size = [], [], None
+    for fr in props['frames']:
+        t = fr['frame_index']
+        if not 0 <= t < len(ann['motion_trajectory']): continue
+        for o in fr['objects']:
+            i = slot.get((o.get('color'), o.get('material'), o.get('shape')))
+            if i is None: continue
+            m = decode_rle(o['mask']); size = m.shape[::-1]
+            ys, xs = np.nonzero(m)
+            if len(xs) < min_pixels or xs.min() == 0 or ys.min() == 0 or xs.max() == m.shape[1] - 1 or ys.max() == m.shape[0] - 1: continue
+            world.append(ann['motion_trajectory'][t]['objects'][i]['location'][:2]); pix.append((xs.mean(), ys.mean()))
+    world, pix = np.array(world, np.float64), np.array(pix, np.float64)
+    if len(world) < 8: raise ValueError(f"only {len(world)} proposal masks match annotation objects: too few to fit a homography")
+    H = _dlt_homography(world, pix)
+    err = np.linalg.norm(apply_homography(H, world) - pix, axis=1)
+    keep = err < max(3 * np.median(err), 1.0)                    # refit without outliers (occluded or merged masks)
+    H = _dlt_homography(world[keep], pix[keep])
+    err = np.linalg.norm(apply_homography(H, world) - pix, axis=1)
+    return dict(H=H, size=size, n_points=len(world), n_inliers=int(keep.sum()), errors=err)
+
+def homography_projector(H, size):
+    "project(split, idx, locations (...,3)) -> (...,2) image positions in [0,1] units (x / W, y / H) through the floor homography."
+    H, size = np.asarray(H, np.float64), np.asarray(size, np.float64)
+    return lambda split, idx, loc: apply_homography(H, np.asarray(loc)[..., :2]) / size
+
+def sim_projector(root):
+    "project(split, idx, locations) -> (...,2) image positions in [0,1] units with the camera stored in the video's sim_*.npz."
+    from cvp.data import video_info
+    def project(split, idx, loc):
+        with np.load(sim_path(root, split, idx)) as z: K, M = z['K'], z['world_to_cam']
+        info = video_info(video_path(root, split, idx))
+        Xc = np.asarray(loc, np.float64) @ M[:3, :3].T + M[:3, 3]
+        return (Xc[..., :2] / Xc[..., 2:] * K[0, 0] + K[:2, 2]) / [info['width'], info['height']]
+    return project
+
+# %% ../nbs/00a_synthetic.ipynb #c076d
+CALIBRATION_KEYS = ('objects', 'collisions', 'entering', 'changed_pixels_pct', 'speed_mean_px', 'speed_p90_px', 'copy_last_psnr', 'copy_last_ssim')
+
+def clevrer_stats(root, split='train', indices=None, *, project, size: int = 64, stride: int = 2, n_context: int = 6,
+                  n_future: int = 10, change_threshold: int = 16) -> dict:
+    "Difficulty statistics of CLEVRER-layout videos (real or synthetic): objects, collisions, entering objects, changed pixels, speeds, copy-last PSNR/SSIM."
+    import torch
+    from cvp.metrics import psnr, ssim
+    root, splits = Path(root), [split] if isinstance(split, str) else list(split)
+    objs, coll, enter, speeds, changed, P, S = [], [], [], [], [], [], []
+    L = n_context + n_future
+    for sp in splits:
+        ids = sorted(int(p.stem.split('_')[-1]) for p in root.glob(f'annotation_{sp}/*/annotation_*.json')) if indices is None else list(indices)
+        for i in ids:
+            ann = load_annotation(annotation_path(root, sp, i))
+            traj = ann['motion_trajectory']
+            loc = np.array([[o['location'] for o in f['objects']] for f in traj], np.float64)        # (T,N,3)
+            vis = np.array([[o['inside_camera_view'] for o in f['objects']] for f in traj], bool)     # (T,N)
+            objs.append(len(ann['object_property'])); coll.append(len(ann['collision']))
+            enter.append(int((~vis[0] & vis[1:].any(0)).sum()))
+            uv = project(sp, i, loc) * size                                                           # pixels at size x size
+            d = np.linalg.norm(uv[stride::stride] - uv[:-stride:stride], axis=-1)
+            speeds.append(d[vis[stride::stride] & vis[:-stride:stride]])
+            vp = video_path(root, sp, i)
+            if not vp.exists(): continue
+            fr = read_video(vp, size=(size, size))[::stride]
+            changed.append(float((np.abs(fr[1:].astype(np.int16) - fr[:-1]).max(-1) > change_threshold).mean()))
+            x = torch.from_numpy(np.ascontiguousarray(fr)).permute(0, 3, 1, 2).float() / 255
+            for s in range(0, len(x) - L + 1, L):                  # non-overlapping clips, as ClevrerClips(clip_step=L)
+                tgt = x[s + n_context:s + L]; pred = x[s + n_context - 1].expand_as(tgt)
+                P.append(psnr(pred, tgt)); S.append(ssim(pred, tgt))
+    if not objs: raise DataError(f"no annotations of {splits}", root)
+    v = np.concatenate(speeds)
+    out = dict(objects=np.mean(objs), collisions=np.mean(coll), entering=np.mean(enter),
+               changed_pixels_pct=100 * np.mean(changed) if changed else np.nan,
+               speed_mean_px=v.mean() if len(v) else np.nan, speed_p90_px=np.percentile(v, 90) if len(v) else np.nan,
+               copy_last_psnr=torch.stack(P).mean(0).mean().item() if P else np.nan,
+               copy_last_ssim=torch.stack(S).mean(0).mean().item() if S else np.nan)
+    return {k: round(float(x), 4) for k, x in out.items()} | dict(n_annotations=len(objs), n_videos=len(changed), n_clips=len(P))
+
+def calibration_table(real: dict | None, mini: dict) -> str:
+    "Markdown table of `clevrer_stats` of real CLEVRER and mini-CLEVRER with the relative difference (PSNR: difference in dB)."
+    rows = ['| statistic | real CLEVRER | mini-CLEVRER | mini vs real |', '|---|---|---|---|']
+    for k in CALIBRATION_KEYS + ('n_annotations', 'n_videos', 'n_clips'):
+        r, m = (real or {}).get(k), mini.get(k)
+        if real is None or r is None: diff = ''
+        elif k == 'copy_last_psnr': diff = f'{m - r:+.2f} dB'
+        elif k in CALIBRATION_KEYS: diff = f'{100 * (m - r) / r:+.1f} %' if r else ''
+        else: diff = ''
+        rows.append(f"| {k} | {'-' if r is None else r} | {m} | {diff} |")
+    return '\n'.join(rows)
