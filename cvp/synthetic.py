@@ -20,9 +20,8 @@ __all__ = ['CLEVR_COLORS', 'SHAPES', 'MATERIALS', 'HALF_SIZE', 'FLOOR_RGB', 'COL
            'simulate', 'object_normals', 'ray_hits', 'shade', 'render_frames', 'exact_flow', 'exact_flows',
            'boxes_from_segmentation', 'collision_events', 'make_annotation', 'make_video', 'generate_video',
            'remove_stale_temps', 'dataset_jobs', 'generate_dataset', 'ensure_mini_clevrer', 'resize_occlusion',
-           'build_exact_flow_cache', 'plot_video_overview', 'warp_errors', 'check_collisions', 'clevrer_samples_dir',
-           'apply_homography', 'fit_floor_homography', 'homography_projector', 'sim_projector', 'clevrer_stats',
-           'calibration_table']
+           'build_exact_flow_cache', 'plot_video_overview', 'warp_errors', 'check_collisions', 'apply_homography',
+           'fit_floor_homography', 'homography_projector', 'sim_projector', 'clevrer_stats', 'calibration_table']
 
 # %% ../nbs/00a_synthetic.ipynb #c007
 @contextlib.contextmanager
@@ -734,11 +733,7 @@ def check_collisions(ann: dict, contacts, scene: dict, fps: int = 25) -> dict:
     return dict(n_collisions=len(annotated), n_contact_rows=len(rows), max_gap=max(gaps, default=0.0))
 
 # %% ../nbs/00a_synthetic.ipynb #c076b
-def clevrer_samples_dir() -> Path | None:
-    "The real CLEVRER samples: $CVP_CLEVRER_SAMPLES, else ../shared/clevrer-samples beside the repository; None if absent."
-    from cvp.data import _repo_root
-    p = Path(os.environ.get('CVP_CLEVRER_SAMPLES') or _repo_root().parent / 'shared' / 'clevrer-samples')
-    return p if p.is_dir() else None
+from .data import clevrer_samples_root   # the one place that knows where the real samples are
 
 def _dlt_homography(src, dst) -> np.ndarray:
     "3x3 homography H with dst ~ H @ [src, 1] (least squares on the DLT equations, Hartley normalisation)."
