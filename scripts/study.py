@@ -1,0 +1,98 @@
+"""The study behind the research answer: seeds and ablations at the main job's settings (`make study`).
+
+Each run trains one approach with one seed (and, for an ablation, one changed parameter) by executing its notebook
+with papermill at the main job's demo-scale parameters (`scripts/main.py`, STAGES), into its own run folder under
+data/runs/study/; then every run is evaluated the same way as the README table: the trained checkpoint
+(`cvp.ttt.trained_model`), the protocol's validation clips (`cvp.metrics.protocol_clips`), `cvp.metrics.evaluate`.
+The answers go into figures/results.json under `seeds` {model: {psnr_mean: [...], ssim_mean: [...], seeds: [...]}} and
+`ablations` {name: {psnr_mean: [...], ssim_mean: [...], seeds: [...], what: ...}}, which the README reads.
+Needs `make main` first (the demo data, the published frame VAE and the README's seed-0 runs). A finished run is
+not trained again (delete its folder to redo it), so an interrupted study resumes.
+
+    python scripts/study.py                                  # what `make study` runs: seeds 0 1 2, every ablation
+    python scripts/study.py --seeds 1 --only a1 a4           # a subset
+    python scripts/study.py --list
+"""
+from __future__ import annotations
+import argparse, json, os, sys, time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from main import ROOT, FIG, STAGES, RUNS_DEMO   # the main job's settings are the study's settings
+
+STUDY = ROOT / 'data' / 'runs' / 'study'
+MODELS = {'a1': 'approach1', 'a2': 'approach2', 'a3': 'approach3', 'a4': 'approach4'}
+# name -> (stage, changed parameters, what it asks)
+ABLATIONS = {
+    'approach1 w_flow=0': ('a1', dict(w_flow=0.0), 'approach 1 without flow supervision (the warping structure kept): does supervising the flow help?'),
+    'approach4 w_flow=0': ('a4', dict(w_flow=0.0, w_flow_px=0.0), 'approach 4 without flow supervision (latent and pixel flow losses at 0)'),
+}
+
+
+def run_dir(stage: str, seed: int, change: dict | None = None) -> Path:
+    "The run folder of one training: data/runs/study/<model>[-<change>]-s<seed>."
+    tag = ''.join(f'-{k}{v:g}' for k, v in sorted((change or {}).items()))
+    return STUDY / f'{MODELS[stage]}{tag}-s{seed}'
+
+
+def train(stage: str, seed: int, change: dict | None = None) -> Path:
+    "Train one run with papermill (skipped when its checkpoint exists; seed 0 without change is the main job's run)."
+    import papermill as pm
+    if seed == 0 and not change and (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file(): return RUNS_DEMO
+    d = run_dir(stage, seed, change)
+    if (d / MODELS[stage] / 'last.pt').is_file() and (d / 'done').is_file(): return d
+    nb, params = next((nb, p) for n, nb, p in STAGES if n == stage)
+    params = {**params, **(change or {}), 'seed': seed, 'out_dir': None, 'run_dir': str(d / MODELS[stage])}
+    d.mkdir(parents=True, exist_ok=True)
+    print(f'[study] {d.name}: training ({nb})', flush=True)
+    t0 = time.time()
+    pm.execute_notebook(str(ROOT / 'nbs' / nb), str(d / nb), parameters=params, cwd=str(ROOT / 'nbs'), kernel_name='python3',
+                        progress_bar=False)
+    (d / 'done').write_text(json.dumps(dict(seconds=round(time.time() - t0, 1), params=params)))
+    return d
+
+
+def evaluate_run(name: str, runs_dir: Path) -> dict:
+    "psnr_mean / ssim_mean of `runs_dir/name`'s checkpoint on the protocol's validation clips, as the README table measures."
+    from cvp.ttt import trained_model
+    from cvp.metrics import evaluate, protocol_clips
+    from cvp.synthetic import ensure_mini_clevrer
+    model, _ = trained_model(name, runs_dir, preset='demo', allow_tiny=False)
+    r = evaluate(model, protocol_clips(ensure_mini_clevrer('demo', progress=False), 'validation', flow='exact'), device='cpu')
+    return dict(psnr_mean=round(r['psnr_mean'], 4), ssim_mean=round(r['ssim_mean'], 5))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--seeds', nargs='*', type=int, default=[0, 1, 2])
+    ap.add_argument('--only', nargs='*', default=None, help=f'stages among {list(MODELS)} (default: all)')
+    ap.add_argument('--no-ablations', action='store_true')
+    ap.add_argument('--list', action='store_true')
+    a = ap.parse_args(argv)
+    stages = [s for s in MODELS if a.only is None or s in a.only]
+    abl = {} if a.no_ablations else {k: v for k, v in ABLATIONS.items() if v[0] in stages}
+    if a.list:
+        for s in stages: print(f'seeds {a.seeds}: {MODELS[s]}')
+        for k, (s, ch, what) in abl.items(): print(f'ablation {k}: {what}')
+        return
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    rj = FIG / 'results.json'
+    if not rj.is_file(): sys.exit('[study] figures/results.json is missing: run `make main` first')
+    def record(key, name, entry):
+        "Write one finished entry into results.json at once, so an interrupted study keeps what it measured."
+        from cvp.core import atomic_write
+        doc = json.loads(rj.read_text()); doc.setdefault(key, {})[name] = entry
+        with atomic_write(rj, 'w') as f: json.dump(doc, f, indent=1)
+        print(f"[study] {key} {name}: PSNR {entry['psnr_mean']}", flush=True)
+    # the flow-warping approaches first, then the flow ablations, then the latent pair (approach 3 vs 2)
+    first = [s for s in stages if s in ('a1', 'a4')]
+    runs = ([(MODELS[s], s, None, None) for s in first] + [(k, s, ch, what) for k, (s, ch, what) in abl.items()]
+            + [(MODELS[s], s, None, None) for s in stages if s not in first])
+    for name, s, ch, what in runs:
+        rows = [(seed, evaluate_run(MODELS[s], train(s, seed, ch))) for seed in a.seeds]
+        entry = dict(seeds=[r[0] for r in rows], psnr_mean=[r[1]['psnr_mean'] for r in rows], ssim_mean=[r[1]['ssim_mean'] for r in rows])
+        record('ablations' if ch else 'seeds', name, {**entry, **({'what': what} if what else {})})
+
+
+if __name__ == '__main__':
+    sys.exit(main())
