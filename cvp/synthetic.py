@@ -506,11 +506,12 @@ def generate_video(root, split: str, idx: int, *, seed: int = 0, n_frames: int =
 _TMP = re.compile(r'^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp')     # cvp.data.atomic_write's temporary names
 
 def _pid_alive(pid: int) -> bool:
-    "Is process `pid` alive on this machine?"
+    "Is process `pid` alive on this machine? A zombie (killed, not yet reaped: it will never finish its write) is not."
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: return True
-    return True
+    try: return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except (OSError, IndexError): return True   # no /proc (macOS): os.kill's answer
 
 def remove_stale_temps(root, jobs) -> list[Path]:
     "Delete temporaries of dead writers left beside the files of `jobs` [(split, idx)]; returns what was removed."
@@ -796,11 +797,10 @@ CALIBRATION_KEYS = ('objects', 'collisions', 'entering', 'changed_pixels_pct', '
 def clevrer_stats(root, split='train', indices=None, *, project, size: int = 64, stride: int = 2, n_context: int = 6,
                   n_future: int = 10, change_threshold: int = 16) -> dict:
     "Difficulty statistics of CLEVRER-layout videos (real or synthetic): objects, collisions, entering objects, changed pixels, speeds, copy-last PSNR/SSIM."
-    import torch
-    from cvp.metrics import psnr, ssim
+    from cvp.metrics import protocol_clips, evaluate, CopyLast   # the evaluation's own clips and baseline
+    from cvp.data import cached_frames
     root, splits = Path(root), [split] if isinstance(split, str) else list(split)
-    objs, coll, enter, speeds, changed, P, S = [], [], [], [], [], [], []
-    L = n_context + n_future
+    objs, coll, enter, speeds, changed, cl = [], [], [], [], [], []
     for sp in splits:
         ids = sorted(int(p.stem.split('_')[-1]) for p in root.glob(f'annotation_{sp}/*/annotation_*.json')) if indices is None else list(indices)
         for i in ids:
@@ -815,20 +815,20 @@ def clevrer_stats(root, split='train', indices=None, *, project, size: int = 64,
             speeds.append(d[vis[stride::stride] & vis[:-stride:stride]])
             vp = video_path(root, sp, i)
             if not vp.exists(): continue
-            fr = read_video(vp, size=(size, size))[::stride]
+            fr = np.asarray(cached_frames(root, sp, i, size))[::stride]      # the frame cache (cache folder, never the data root)
             changed.append(float((np.abs(fr[1:].astype(np.int16) - fr[:-1]).max(-1) > change_threshold).mean()))
-            x = torch.from_numpy(np.ascontiguousarray(fr)).permute(0, 3, 1, 2).float() / 255
-            for s in range(0, len(x) - L + 1, L):                  # non-overlapping clips, as ClevrerClips(clip_step=L)
-                tgt = x[s + n_context:s + L]; pred = x[s + n_context - 1].expand_as(tgt)
-                P.append(psnr(pred, tgt)); S.append(ssim(pred, tgt))
+        vids = [i for i in ids if video_path(root, sp, i).exists()]
+        if vids:                                                    # copy-last under the protocol, exactly as the evaluation measures it
+            ds = protocol_clips(root, sp, indices=vids, size=size, stride=stride, n_context=n_context, n_future=n_future, annotations=False, boxes=False)
+            if len(ds): cl.append(evaluate(CopyLast(), ds, n_context=n_context, n_future=n_future, device='cpu'))
     if not objs: raise DataError(f"no annotations of {splits}", root)
     v = np.concatenate(speeds)
     out = dict(objects=np.mean(objs), collisions=np.mean(coll), entering=np.mean(enter),
                changed_pixels_pct=100 * np.mean(changed) if changed else np.nan,
                speed_mean_px=v.mean() if len(v) else np.nan, speed_p90_px=np.percentile(v, 90) if len(v) else np.nan,
-               copy_last_psnr=torch.stack(P).mean(0).mean().item() if P else np.nan,
-               copy_last_ssim=torch.stack(S).mean(0).mean().item() if S else np.nan)
-    return {k: round(float(x), 4) for k, x in out.items()} | dict(n_annotations=len(objs), n_videos=len(changed), n_clips=len(P))
+               copy_last_psnr=np.mean(sum(np.asarray(r['psnr']) * r['n_clips'] for r in cl) / n_cl) if (n_cl := sum(r['n_clips'] for r in cl)) else np.nan,
+               copy_last_ssim=np.mean(sum(np.asarray(r['ssim']) * r['n_clips'] for r in cl) / n_cl) if n_cl else np.nan)
+    return {k: round(float(x), 4) for k, x in out.items()} | dict(n_annotations=len(objs), n_videos=len(changed), n_clips=n_cl)
 
 def calibration_table(real: dict | None, mini: dict) -> str:
     "Markdown table of `clevrer_stats` of real CLEVRER and mini-CLEVRER with the relative difference (PSNR: difference in dB)."
