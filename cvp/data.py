@@ -18,13 +18,13 @@ from .core import _repo_root, DATA_DIR, DataError, _fsync_path, atomic_write, fi
 
 # %% auto #0
 __all__ = ['SPLITS', 'MAX_OBJECTS', 'CLEVRER_VELOCITY_SCALE', 'CLEVRER_FILES', 'split_of', 'video_path', 'annotation_path',
-           'sim_path', 'list_videos', 'VideoError', 'AnnotationError', 'toy_scene', 'toy_object_mask', 'write_video',
-           'resize_frames', 'read_video', 'video_info', 'check_annotation', 'load_annotation', 'save_annotation',
-           'object_states', 'collision_labels', 'decode_rle', 'encode_rle', 'masks_to_boxes', 'proposal_path',
-           'load_proposals', 'proposal_boxes', 'frame_cache_path', 'cached_frames', 'write_toy_clevrer',
-           'build_frame_cache', 'flow_cache_path', 'write_flow_cache', 'read_flow_cache', 'ensure_flow_cache',
-           'ClevrerClips', 'clip_loader', 'download', 'safe_extract', 'download_clevrer', 'show_clip',
-           'clevrer_samples_root', 'tree_snapshot', 'benchmark_loader']
+           'sim_path', 'list_videos', 'VideoError', 'AnnotationError', 'toy_scene', 'toy_object_mask', 'rgb_to_yuv420p',
+           'write_video', 'resize_frames', 'read_video', 'video_info', 'check_annotation', 'load_annotation',
+           'save_annotation', 'object_states', 'collision_labels', 'decode_rle', 'encode_rle', 'masks_to_boxes',
+           'proposal_path', 'load_proposals', 'proposal_boxes', 'frame_cache_path', 'cached_frames',
+           'write_toy_clevrer', 'build_frame_cache', 'flow_cache_path', 'write_flow_cache', 'read_flow_cache',
+           'ensure_flow_cache', 'ClevrerClips', 'clip_loader', 'download', 'safe_extract', 'download_clevrer',
+           'show_clip', 'clevrer_samples_root', 'tree_snapshot', 'benchmark_loader']
 
 # %% ../nbs/00_data.ipynb #282a93b7
 SPLITS = {'train': (0, 10000), 'validation': (10000, 15000), 'test': (15000, 20000)}
@@ -120,8 +120,18 @@ def toy_object_mask(frame, color: str) -> np.ndarray:
     return np.abs(np.asarray(frame, int) - rgb).max(-1) <= 2
 
 # %% ../nbs/00_data.ipynb #703d36df
+def rgb_to_yuv420p(frame) -> np.ndarray:
+    "uint8 RGB `(H,W,3)` (even H, W) -> PyAV's yuv420p array `(3H/2,W)`: BT.601 limited range, chroma of each 2x2 block's mean, in numpy."
+    f = np.asarray(frame, np.float64)
+    H, W, _ = f.shape
+    y = 16 + f @ np.array([65.738, 129.057, 25.064]) / 256
+    q = f.reshape(H // 2, 2, W // 2, 2, 3).mean((1, 3))
+    u = 128 + q @ np.array([-37.945, -74.494, 112.439]) / 256
+    v = 128 + q @ np.array([112.439, -94.154, -18.285]) / 256
+    return np.concatenate([np.rint(p).clip(0, 255).astype(np.uint8).ravel() for p in (y, u, v)]).reshape(H * 3 // 2, W)
+
 def write_video(path, frames, fps: int = 25, crf: int = 18) -> Path:
-    "Encode uint8 RGB frames (T,H,W,3) as an H.264 (libx264, yuv420p) mp4 at `path`, atomically."
+    "Encode uint8 RGB frames (T,H,W,3) as an H.264 (libx264, yuv420p, one thread) mp4 at `path`, atomically; the same frames give the same bytes."
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"{path}: frames must be uint8 (T>0,H,W,3), got {frames.dtype} {frames.shape}")
@@ -131,11 +141,12 @@ def write_video(path, frames, fps: int = 25, crf: int = 18) -> Path:
         with av.open(str(tmp), mode='w', format='mp4') as c:
             s = c.add_stream('libx264', rate=fps)
             s.width, s.height, s.pix_fmt = W, H, 'yuv420p'
-            s.options = {'crf': str(crf)}
-            for f in frames:
-                for pkt in s.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format='rgb24')): c.mux(pkt)
+            s.options = {'crf': str(crf), 'threads': '1'}   # x264's output depends on its thread count: one, on every machine
+            for f in frames:   # converted here: PyAV's own rgb24 -> yuv420p inside encode() differed between runs
+                for pkt in s.encode(av.VideoFrame.from_ndarray(rgb_to_yuv420p(f), format='yuv420p')): c.mux(pkt)
             for pkt in s.encode(): c.mux(pkt)
     return Path(path)
+
 
 # %% ../nbs/00_data.ipynb #3acea104
 def resize_frames(frames, size) -> np.ndarray:
