@@ -13,12 +13,14 @@ import torch.nn.functional as F
 import open_clip
 from fastcore.basics import patch
 from .learner import CVPModel, register
-from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, focal_loss, epe_loss
+from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, epe_loss
+from .objects import ObjectDynamics, object_terms
+from .metrics import MOVING_PX
 from .warp import backward_warp
 
 # %% auto #0
 __all__ = ['TINY_VIT', 'TINY_LABEL', 'tiny_vit_config', 'from_scratch_quietly', 'clip_weights_available', 'resolve_encoder',
-           'ClipGridEncoder', 'FlowResidualDecoder', 'masked_box_l1', 'Approach1', 'plot_rollout', 'jsonable']
+           'ClipGridEncoder', 'FlowResidualDecoder', 'Approach1', 'plot_rollout', 'jsonable']
 
 # %% ../nbs/03_approach1.ipynb #c008
 TINY_VIT = 'cvp-ViT-tiny'
@@ -137,29 +139,20 @@ class FlowResidualDecoder(nn.Module):
         else: s_in = s
         return torch.cat([self.up2(torch.cat([x, s_in], 1)), s_in], 1), (ls, s)
 
-# %% ../nbs/03_approach1.ipynb #c026
-def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    "L1 between boxes `(...,N,4)` over the slots where `valid (...,N)` is True (0 if none is; NaN targets of invalid slots are ignored)."
-    if pred.shape != target.shape or valid.shape != pred.shape[:-1]:
-        raise ValueError(f"masked_box_l1: pred {tuple(pred.shape)}, target {tuple(target.shape)}, valid {tuple(valid.shape)} disagree")
-    m = valid.bool()[..., None].expand_as(pred)
-    diff = torch.where(m, (pred - torch.nan_to_num(target)).abs(), torch.zeros_like(pred))
-    return diff.sum() / m.sum().clamp(min=1)
-
 # %% ../nbs/03_approach1.ipynb #c029
 @register('approach1')
 class Approach1(CVPModel):
-    "approach1: open_clip ViT patch grid -> ConvLSTM; flow, residual, box and collision heads on one hidden state; next = warp(frame, flow) + residual."
+    "approach1: open_clip ViT patch grid -> ConvLSTM; flow (gated by a motion mask), residual, per-object box and collision heads on one hidden state; next = warp(frame, flow) + residual."
     def __init__(self, *, size: int = 64, n_context: int = 6, clip_model: str = TINY_VIT, clip_pretrained: str | None = None,
                  encoder_label: str = TINY_LABEL, vit_patch: int = 8, vit_width: int = 64, vit_layers: int = 2,
                  freeze_encoder: bool = False, feat_ch: int = 32, hid_ch: int = 32, dec_ch: int = 16, skip_ch: int = 8, fine_ch: int = 8,
-                 res_scale: float = 0.1, flow_eps: float = 1.0, n_objects: int = 8, feedback: float = 1.0, detach_feedback: bool = False,
+                 res_scale: float = 0.1, flow_eps: float = 1.0, obj_width: int = 64, feedback: float = 1.0, detach_feedback: bool = False,
                  focal_alpha: float = 0.25, focal_gamma: float = 2.0, loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         if size % 4: raise ValueError(f"Approach1: size must be divisible by 4, got {size}")
         if n_context < 1: raise ValueError(f"Approach1: n_context must be >= 1, got {n_context}")
         if not 0 <= feedback <= 1: raise ValueError(f"Approach1: feedback is a probability, got {feedback}")
-        self.size, self.n_context, self.n_objects, self.encoder_label = (size, size), n_context, n_objects, encoder_label
+        self.size, self.n_context, self.encoder_label = (size, size), n_context, encoder_label
         self.feedback, self.detach_feedback, self.focal_alpha, self.focal_gamma = feedback, detach_feedback, focal_alpha, focal_gamma
         self.encoder = ClipGridEncoder(clip_model=clip_model, clip_pretrained=clip_pretrained, image_size=size,
                                        vit_patch=vit_patch, vit_width=vit_width, vit_layers=vit_layers)
@@ -169,11 +162,11 @@ class Approach1(CVPModel):
         self.decoder = FlowResidualDecoder(hid_ch=hid_ch, dec_ch=dec_ch, skip_ch=skip_ch, fine_ch=fine_ch, size=self.size)
         self.res_scale, self.flow_eps = res_scale, flow_eps
         self.flow_head = ZeroConv2d(self.decoder.out_ch, 2)          # backward flow t+1 -> t in frame pixels, exactly 0 at init
+        self.motion_head = ZeroConv2d(self.decoder.out_ch, 1)        # logit that a pixel moves: the flow is gated by its sigmoid
         self.res_head = ZeroConv2d(self.decoder.out_ch + 3, 3)       # residual from [features, warped frame], exactly 0 at init
-        pooled = hid_ch * 16                                          # the hidden state pooled to 4x4
-        self.box_head = nn.Sequential(nn.Flatten(), nn.Linear(pooled, 128), nn.SiLU(), nn.Linear(128, n_objects * 4))
-        self.coll_head = nn.Sequential(nn.Flatten(), nn.Linear(pooled, 64), nn.SiLU(), nn.Linear(64, 1))
-        nn.init.constant_(self.coll_head[-1].bias, math.log(0.01 / 0.99))   # focal-loss prior p = 0.01 (Lin et al. 2017)
+        self.objects = ObjectDynamics(hid_ch, obj_width)             # boxes and collisions, each object queried at its box in h_t
+
+    uses_context_boxes = True    # evaluate() passes the context boxes: the object heads start from them
 
 # %% ../nbs/03_approach1.ipynb #c032
 @patch
@@ -186,18 +179,16 @@ def encode(self: Approach1, frames: torch.Tensor) -> torch.Tensor:
 # %% ../nbs/03_approach1.ipynb #c033
 @patch
 def step(self: Approach1, feat: torch.Tensor, frame: torch.Tensor, state=None):
-    "One step: update the ConvLSTM with `feat` (of `frame`), read every head from its hidden state; returns (outputs, state)."
+    "One step: update the ConvLSTM with `feat` (of `frame`), read the frame heads from its hidden state; returns (outputs incl. `h`, state)."
     cs, fs = state if state is not None else (None, None)
     h, cs = self.lstm(feat, cs)
     f, fs = self.decoder(h, frame, fs)                                                 # (B,C,H/2,W/2)
-    flow = F.interpolate(self.flow_head(f), size=self.size, mode='bilinear', align_corners=False)
+    up = lambda x: F.interpolate(x, size=self.size, mode='bilinear', align_corners=False)
+    motion_logit = self.motion_head(f)
+    flow = up(self.flow_head(f) * torch.sigmoid(motion_logit))                          # static pixels: gated to ~0
     warped = backward_warp(frame, flow)
-    res = self.res_scale * self.res_head(torch.cat([f, F.avg_pool2d(warped, 2)], 1))
-    residual = F.interpolate(res, size=self.size, mode='bilinear', align_corners=False)
-    pooled = F.adaptive_avg_pool2d(h, 4)
-    boxes = torch.sigmoid(self.box_head(pooled)).view(-1, self.n_objects, 4)
-    return dict(frame=warped + residual, flow=flow, warped=warped, residual=residual, boxes=boxes,
-                collision_logit=self.coll_head(pooled)[:, 0]), (cs, fs)
+    residual = up(self.res_scale * self.res_head(torch.cat([f, F.avg_pool2d(warped, 2)], 1)))
+    return dict(frame=warped + residual, flow=flow, warped=warped, residual=residual, motion_logit=up(motion_logit), h=h), (cs, fs)
 
 # %% ../nbs/03_approach1.ipynb #c034
 @patch
@@ -222,7 +213,7 @@ def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, fee
 # %% ../nbs/03_approach1.ipynb #c037
 @patch
 def loss_terms(self: Approach1, batch: dict) -> dict:
-    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE; box L1; collision focal (where the batch has targets)."
+    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE and motion BCE; object box L1 and collision focal (where the batch has targets)."
     frames = batch['frames']
     if frames.ndim != 5 or frames.shape[1] <= self.n_context:
         raise ValueError(f"Approach1: batch['frames'] must be (B,T,3,H,W) with T > n_context={self.n_context}, got {tuple(frames.shape)}")
@@ -231,24 +222,32 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
     tgt = frames[:, 1:]
     terms = dict(frame=(o['frame'] - tgt).abs().mean(), warped=(o['warped'] - tgt).abs().mean(),
                  residual=(o['residual'] - (tgt - o['warped']).detach()).abs().mean())
-    if 'flow_bwd' in batch: terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'], self.flow_eps)
-    if 'boxes' in batch and 'box_valid' in batch:
-        terms['box'] = masked_box_l1(o['boxes'], batch['boxes'][:, 1:], batch['box_valid'][:, 1:])
-    if 'collision' in batch:
-        terms['collision'] = focal_loss(o['collision_logit'], batch['collision'], alpha=self.focal_alpha, gamma=self.focal_gamma)
+    if 'flow_bwd' in batch:
+        terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'], self.flow_eps)
+        moving = (batch['flow_bwd'].norm(dim=2, keepdim=True) > MOVING_PX).to(frames)
+        terms['motion'] = F.binary_cross_entropy_with_logits(o['motion_logit'], moving)
+    if 'boxes' in batch and 'box_valid' in batch:   # the object heads start from the context boxes, as in the evaluation
+        ob = self.objects(o['h'], batch['boxes'][:, :self.n_context], batch['box_valid'][:, :self.n_context], self.n_context)
+        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch.get('collision'), size=self.size[1],
+                                  focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma))
     return terms
 
 # %% ../nbs/03_approach1.ipynb #c042
 @patch
-def rollout(self: Approach1, context: torch.Tensor, n_future: int) -> dict:
-    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow, collision probability, boxes."
+def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
+    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow, motion; with the context boxes also boxes and collision probability."
     if context.ndim != 5 or context.shape[2] != 3: raise ValueError(f"Approach1: context must be (B,Tc,3,H,W), got {tuple(context.shape)}")
     if n_future < 1: raise ValueError(f"Approach1: n_future must be >= 1, got {n_future}")
     Tc = context.shape[1]
     o = self.unroll(context, Tc, Tc - 1 + n_future)
     s = slice(Tc - 1, None)
-    return dict(frames=o['frame'][:, s].clamp(0, 1), flow=o['flow'][:, s], collision=torch.sigmoid(o['collision_logit'][:, s]),
-                boxes=o['boxes'][:, s], warped=o['warped'][:, s].clamp(0, 1))
+    out = dict(frames=o['frame'][:, s].clamp(0, 1), flow=o['flow'][:, s], motion=torch.sigmoid(o['motion_logit'][:, s]),
+               warped=o['warped'][:, s].clamp(0, 1))
+    if context_boxes is not None:
+        if context_box_valid is None: raise ValueError("Approach1.rollout: context_boxes need context_box_valid")
+        ob = self.objects(o['h'], context_boxes, context_box_valid, Tc)
+        out.update(boxes=ob['boxes'][:, s], collision=torch.sigmoid(ob['collision_logit'][:, s]))
+    return out
 
 # %% ../nbs/03_approach1.ipynb #c046
 @patch
@@ -260,8 +259,8 @@ def ttt_flows(self: Approach1, context: torch.Tensor) -> torch.Tensor:
 
 @patch
 def ttt_parameters(self: Approach1) -> list:
-    "The parameters test-time training adapts: the flow head and the trunk it reads (encoder, projection, ConvLSTM, decoder)."
-    return [p for mod in (self.encoder, self.proj, self.lstm, self.decoder, self.flow_head) for p in mod.parameters() if p.requires_grad]
+    "The parameters test-time training adapts: the flow head, its motion gate and the trunk they read (encoder, projection, ConvLSTM, decoder)."
+    return [p for mod in (self.encoder, self.proj, self.lstm, self.decoder, self.flow_head, self.motion_head) for p in mod.parameters() if p.requires_grad]
 
 # %% ../nbs/03_approach1.ipynb #c051
 def plot_rollout(model, sample: dict, n_context: int, n_future: int, *, title: str = '', path=None, max_cols: int = 10):

@@ -190,7 +190,7 @@ def flow_source_builder(source:str):
 
 # %% ../nbs/00_core.ipynb #9685fe78
 LAYERS = {'core': 0, 'data': 1, 'warp': 2, 'metrics': 2, 'flow': 2, 'synthetic': 2, 'learner': 3,
-          'blocks': 4, 'vae': 4, 'raft_train': 4, 'approach1': 4, 'approach2': 4, 'approach3': 4, 'approach4': 4, 'approach5': 4,
+          'blocks': 4, 'objects': 4, 'vae': 4, 'raft_train': 4, 'approach1': 4, 'approach2': 4, 'approach3': 4, 'approach4': 4, 'approach5': 4,
           'ttt': 5, 'evaluation': 5, 'cli': 6}
 
 def import_graph(pkg_dir=None) -> dict:

@@ -120,7 +120,8 @@ def ttt_rollout(model, context, n_future: int, *, steps: int, lr: float, optimiz
         with preserved(model):
             losses.append(ttt_adapt(model, context[i:i + 1], steps=steps, lr=lr, optimizer=optimizer))
             model.eval()
-            with torch.no_grad(): outs.append(model.rollout(context[i:i + 1], n_future, **rollout_kw))
+            kw = {k: v[i:i + 1] if torch.is_tensor(v) and len(v) == len(context) else v for k, v in rollout_kw.items()}   # e.g. this video's context boxes
+            with torch.no_grad(): outs.append(model.rollout(context[i:i + 1], n_future, **kw))
     out = {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
     out['ttt_loss'] = torch.tensor(losses)
     return out
@@ -131,6 +132,7 @@ class TTT:
     def __init__(self, model, *, steps: int, lr: float, optimizer: str = 'adam', name: str | None = None):
         check_ttt(model); _check_hparams(steps, lr, optimizer)
         self.model, self.steps, self.lr, self.optimizer = model, steps, lr, optimizer
+        self.uses_context_boxes = getattr(model, 'uses_context_boxes', False)   # evaluate() passes them on to the model's rollout
         self.__name__ = name or f"{_name(model)}+ttt"
         self.seconds, self.videos, self.losses = 0.0, 0, []
 
