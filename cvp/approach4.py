@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .learner import register
-from .blocks import zero_head, conv_block, ZeroConv2d, focal_loss
+from .blocks import zero_head, conv_block, ZeroConv2d
+from .objects import ObjectDynamics, object_terms
 from .warp import backward_warp, fb_occlusion, resize_flow
 from .approach2 import LatentDynamics, check_clip, plot_rollout, make_temporal
 from .blocks import epe_loss
@@ -51,17 +52,14 @@ class LatentFlowHead(nn.Module):
 
 # %% ../nbs/06_approach4.ipynb #c020
 class WarpHeads(nn.Module):
-    "From `h_t`: backward flow (latent px) and trust mask; `z_{t+1} = warp(z_t, flow)·mask + residual`; plus a collision logit."
-    def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, mask_bias: float = 8.0, collision_prior: float = 0.05, up: int = 0):
+    "From `h_t`: backward flow (latent px) and trust mask; `z_{t+1} = warp(z_t, flow)·mask + residual`."
+    def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, mask_bias: float = 8.0, up: int = 0):
         super().__init__()
-        if not 0 < collision_prior < 1: raise ValueError(f"WarpHeads: collision_prior must be in (0, 1), got {collision_prior}")
         width = width or hid_ch
         self.flow = LatentFlowHead(hid_ch, width, up)
         self.mask = zero_head(hid_ch, 1, width)
         nn.init.constant_(self.mask[-1].bias, mask_bias)
         self.residual = zero_head(hid_ch + z_ch + 1, z_ch, width)
-        self.collision = nn.Linear(2 * hid_ch, 1)
-        nn.init.zeros_(self.collision.weight); nn.init.constant_(self.collision.bias, float(np.log(collision_prior / (1 - collision_prior))))
 
     def forward(self, h: torch.Tensor, z: torch.Tensor) -> dict:
         if h.ndim != 4 or z.ndim != 4 or h.shape[0] != z.shape[0] or h.shape[-2:] != z.shape[-2:]:
@@ -70,9 +68,8 @@ class WarpHeads(nn.Module):
         mask = torch.sigmoid(mask_logit)
         warped = backward_warp(z, flow)
         residual = self.residual(torch.cat([h, warped, mask], 1))
-        logit = self.collision(torch.cat([h.mean((-2, -1)), h.amax((-2, -1))], 1))[:, 0]
         out = {'z': warped * mask + residual, 'flow': flow, 'mask_logit': mask_logit, 'mask': mask, 'warped': warped,
-               'residual': residual, 'collision_logit': logit}
+               'residual': residual}
         return out if up_logits is None else {**out, 'up_logits': up_logits}
 
 # %% ../nbs/06_approach4.ipynb #c024
@@ -80,8 +77,8 @@ _TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, he
 
 @register('approach4')
 class Approach4(LatentDynamics):
-    "Seed approach 4: frozen frame VAE + temporal model whose heads warp the latent (flow, trust mask, residual) and predict collisions."
-    def __init__(self, *, mask_bias: float = 8.0, collision_prior: float = 0.05, occ_target: str = 'fb', render: str = 'latent',
+    "Seed approach 4: frozen frame VAE + temporal model whose heads warp the latent (flow, trust mask, residual); object heads give boxes and collisions."
+    def __init__(self, *, mask_bias: float = 8.0, obj_width: int = 64, occ_target: str = 'fb', render: str = 'latent',
                  up: bool = False, decode_frac: float = 1.0, motion_input: bool = False, flow_balance: float = 0.0, **kw):
         super().__init__(**kw)
         if not 0 <= flow_balance < 1: raise ValueError(f"approach4: flow_balance must be in [0, 1), got {flow_balance}")
@@ -95,7 +92,10 @@ class Approach4(LatentDynamics):
         self.occ_target, self.render, self.decode_frac = occ_target, render, decode_frac
         del self.next_head
         self.heads = WarpHeads(self.temporal.out_ch, self.latent_shape[0], kw.get('head_width'), mask_bias=mask_bias,
-                               collision_prior=collision_prior, up=self.scale if up else 0)
+                               up=self.scale if up else 0)
+        self.objects = ObjectDynamics(self.temporal.out_ch, obj_width)   # boxes and collisions from h_t, queried per object
+
+    uses_context_boxes = True    # evaluate() passes the context boxes: the object heads start from them
 
     def step(self, z_t: torch.Tensor, state=None):
         "The temporal model's step; with `motion_input` it also reads the latent's change since the previous step."
@@ -115,16 +115,22 @@ class Approach4(LatentDynamics):
         return self.heads.flow.to_frame(out['flow'].flatten(0, 1), up, self.size).unflatten(0, (b, t))
 
     def rollout_extras(self, out: dict) -> dict:
-        "`flow` (B,n,2,H,W) frame px, `occlusion` (B,n,1,H,W) = 1 - mask, `collision` (B,n) probability."
+        "`flow` (B,n,2,H,W) frame px, `occlusion` (B,n,1,H,W) = 1 - mask, `hidden` (B,n,hid,h,w) for the object heads."
         b, t = out['flow'].shape[:2]
         occ = F.interpolate((1 - out['mask']).flatten(0, 1), size=self.size, mode='bilinear', align_corners=False)
-        return {'flow': self.frame_flow(out), 'occlusion': occ.unflatten(0, (b, t)), 'collision': torch.sigmoid(out['collision_logit'])}
+        return {'flow': self.frame_flow(out), 'occlusion': occ.unflatten(0, (b, t)), 'hidden': out['h']}
 
 # %% ../nbs/06_approach4.ipynb #c025
 @patch
-def rollout(self: Approach4, context: torch.Tensor, n_future: int) -> dict:
-    "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask."
+def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
+    "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask; with the context boxes also `boxes` and `collision`."
     out = LatentDynamics.rollout(self, context, n_future)
+    hidden = out.pop('hidden')                          # h of the steps from the last context frame on
+    if context_boxes is not None:
+        if context_box_valid is None: raise ValueError("approach4.rollout: context_boxes need context_box_valid")
+        tc = context.shape[1]
+        ob = self.objects(hidden, context_boxes, context_box_valid, tc, first=tc - 1)
+        out.update(boxes=ob['boxes'], collision=torch.sigmoid(ob['collision_logit']))
     if self.render == 'latent': return out
     x, frames = context[:, -1], []
     for k in range(n_future):
@@ -148,17 +154,19 @@ def targets(self: Approach4, batch: dict) -> dict:
 @patch
 def _check_batch(self: Approach4, batch: dict):
     "ValueError naming what is missing or misshapen in a training batch."
-    need = ['frames', 'flow_bwd', 'collision', 'flow' if self.occ_target == 'fb' else 'occlusion_bwd']
+    need = ['frames', 'flow_bwd', 'flow' if self.occ_target == 'fb' else 'occlusion_bwd']
+    if 'boxes' in batch: need += ['box_valid', 'collision']          # the object heads' targets
     miss = [k for k in need if k not in batch]
-    if miss: raise ValueError(f"approach4.loss_terms: batch lacks {miss} (keys: {sorted(batch)}); build ClevrerClips with a flow source and annotations")
+    if miss: raise ValueError(f"approach4.loss_terms: batch lacks {miss} (keys: {sorted(batch)}); build ClevrerClips with a flow source (and boxes with annotations)")
     frames = check_clip(batch['frames']); b, T = frames.shape[:2]
     for k in need[1:]:
+        if k == 'box_valid': continue
         want = (b, T - 1) if k == 'collision' else (b, T - 1, 1 if k == 'occlusion_bwd' else 2, *frames.shape[-2:])
         if tuple(batch[k].shape) != want: raise ValueError(f"approach4.loss_terms: {k} must be {want}, got {tuple(batch[k].shape)}")
 
 @patch
 def loss_terms(self: Approach4, batch: dict) -> dict:
-    "The seed's six terms `latent, flow, occlusion, warped, residual, collision` (+ `flow_px, pixel` when composite, `frame` with `decoded_loss`)."
+    "The seed's terms `latent, flow, occlusion, warped, residual` (+ `box, collision` of the object heads when the batch has boxes, `flow_px, pixel` when composite, `frame` with `decoded_loss`)."
     self._check_batch(batch)
     frames = batch['frames']
     z, out = self.clip_outputs(frames, batch.get('latents'))
@@ -168,7 +176,9 @@ def loss_terms(self: Approach4, batch: dict) -> dict:
     terms['flow'] = epe(out['flow'], tg['flow'], self.scale)
     terms['occlusion'] = F.binary_cross_entropy_with_logits(out['mask_logit'], tg['visible'])
     terms['residual'] = (out['residual'] - (z[:, 1:] - out['warped'] * out['mask']).detach()).abs().mean()
-    terms['collision'] = focal_loss(out['collision_logit'], batch['collision'].to(frames))
+    if 'boxes' in batch:                     # the object heads start from the context boxes, as in the evaluation
+        ob = self.objects(out['h'], batch['boxes'][:, :self.n_context], batch['box_valid'][:, :self.n_context], self.n_context)
+        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch['collision'], size=self.size[1]))
     n = out['z'].shape[0] * out['z'].shape[1]
     k = max(1, round(self.decode_frac * n))
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)

@@ -66,22 +66,23 @@ class ObjectDynamics(nn.Module):
         s = -F.softplus(self.base_logit).to(l) - (F.softplus(l) * keep.to(l)).sum((1, 2))
         return b + v_next, v_next, torch.log(-torch.expm1(s)) - s                # logit of 1 - exp(s)
 
-    def forward(self, hs: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor, n_obs: int | None = None) -> dict:
-        "Hidden states `hs (B,S,C,gh,gw)`, observed `boxes (B,To,N,4)`, `valid (B,To,N)`; frames `< n_obs` (default To) observed -> `boxes (B,S,N,4)` of frames 1..S, `collision_logit (B,S)`."
+    def forward(self, hs: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor, n_obs: int | None = None, first: int = 0) -> dict:
+        "Hidden states `hs (B,S,C,gh,gw)` of steps `first..first+S-1`, observed `boxes (B,To,N,4)`, `valid (B,To,N)` of frames 0..To-1, the first `n_obs` (default To) used -> `boxes (B,S,N,4)` of frames first+1..first+S, `collision_logit (B,S)`."
         if hs.ndim != 5 or hs.shape[2] != self.hid_ch: raise ValueError(f"ObjectDynamics: hs must be (B,S,{self.hid_ch},gh,gw), got {tuple(hs.shape)}")
         B, S = hs.shape[:2]
         if boxes.ndim != 4 or boxes.shape[-1] != 4 or boxes.shape[0] != B or tuple(valid.shape) != tuple(boxes.shape[:3]):
             raise ValueError(f"ObjectDynamics: boxes must be (B={B},To,N,4) with valid (B,To,N), got {tuple(boxes.shape)} and {tuple(valid.shape)}")
         n_obs = boxes.shape[1] if n_obs is None else n_obs
         if not 1 <= n_obs <= boxes.shape[1]: raise ValueError(f"ObjectDynamics: n_obs={n_obs} must be in 1..{boxes.shape[1]} (the frames with boxes)")
+        if not 0 <= first < n_obs: raise ValueError(f"ObjectDynamics: the first step ({first}) must have an observed frame (n_obs={n_obs})")
         boxes, valid = torch.nan_to_num(boxes.to(hs.dtype)), valid.bool()
         out_b, out_l = [], []
-        for t in range(S):
+        for t in range(first, first + S):
             if t < n_obs:                                   # observed: the true box, velocity from the last two frames
                 b, m = boxes[:, t], valid[:, t]
                 vm = m & valid[:, t - 1] if t > 0 else torch.zeros_like(m)
                 v = torch.where(vm[..., None], b - boxes[:, t - 1], torch.zeros_like(b)) if t > 0 else torch.zeros_like(b)
-            b, v, logit = self.step(hs[:, t], b, v, m, vm)
+            b, v, logit = self.step(hs[:, t - first], b, v, m, vm)
             vm = m
             out_b.append(b); out_l.append(logit)
         return {'boxes': torch.stack(out_b, 1), 'collision_logit': torch.stack(out_l, 1)}
