@@ -33,30 +33,40 @@ def visible_target(flow_bwd: torch.Tensor, flow_fwd: torch.Tensor, size) -> torc
 
 # %% ../nbs/06_approach4.ipynb #c018
 class LatentFlowHead(nn.Module):
-    "Backward flow on the latent grid (latent px, zero until trained) from `h_t`, plus convex-upsampling logits when `up > 0`."
-    def __init__(self, hid_ch: int, width: int, up: int = 0):
+    "Backward flow on the latent grid (latent px, zero until trained) from `h_t`, plus convex-upsampling logits when `up > 0` and a motion gate's logits with `gate`."
+    def __init__(self, hid_ch: int, width: int, up: int = 0, gate: bool = False):
         super().__init__()
         self.up = up
         self.body = conv_block(hid_ch, width)
         self.out = ZeroConv2d(width, 2)
         self.up_mask = nn.Conv2d(width, 9 * up * up, 1) if up else None
         if up: nn.init.zeros_(self.up_mask.weight); nn.init.zeros_(self.up_mask.bias)   # uniform 3x3 weights at first
+        self.gate = ZeroConv2d(width, 1) if gate else None                                 # logit 0: half open at first
 
-    def forward(self, h: torch.Tensor):
+    def forward(self, h: torch.Tensor) -> dict:
         f = self.body(h)
-        return self.out(f), (0.25 * self.up_mask(f) if self.up else None)
+        out = {'flow': self.out(f)}
+        if self.up: out['up_logits'] = 0.25 * self.up_mask(f)
+        if self.gate is not None: out['gate_logit'] = self.gate(f)
+        return out
 
-    def to_frame(self, flow: torch.Tensor, up_logits: torch.Tensor | None, size) -> torch.Tensor:
-        "Latent flow `(N,2,h,w)` -> frame flow `(N,2,H,W)` in frame px: convex upsampling if trained for it, else bilinear."
-        return convex_upsample(flow, up_logits, self.up) if up_logits is not None else resize_flow(flow, size)
+    def gate_to_frame(self, gate_logit: torch.Tensor, up_logits: torch.Tensor | None, size) -> torch.Tensor:
+        "Gate logits `(N,1,h,w)` -> `(N,1,H,W)`: the flow's own convex weights if trained for them, else bilinear."
+        if up_logits is not None: return convex_upsample(gate_logit.expand(-1, 2, -1, -1), up_logits, self.up)[:, :1] / self.up
+        return F.interpolate(gate_logit, size=tuple(size), mode='bilinear', align_corners=False)
+
+    def to_frame(self, flow: torch.Tensor, up_logits: torch.Tensor | None, size, gate_logit: torch.Tensor | None = None) -> torch.Tensor:
+        "Latent flow `(N,2,h,w)` -> frame flow `(N,2,H,W)` in frame px: convex upsampling if trained for it, else bilinear; times the gate if given."
+        fl = convex_upsample(flow, up_logits, self.up) if up_logits is not None else resize_flow(flow, size)
+        return fl if gate_logit is None else fl * torch.sigmoid(self.gate_to_frame(gate_logit, up_logits, size))
 
 # %% ../nbs/06_approach4.ipynb #c020
 class WarpHeads(nn.Module):
     "From `h_t`: backward flow (latent px) and trust mask; `z_{t+1} = warp(z_t, flow)·mask + residual`."
-    def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, mask_bias: float = 8.0, up: int = 0):
+    def __init__(self, hid_ch: int, z_ch: int, width: int | None = None, *, mask_bias: float = 8.0, up: int = 0, gate: bool = False):
         super().__init__()
         width = width or hid_ch
-        self.flow = LatentFlowHead(hid_ch, width, up)
+        self.flow = LatentFlowHead(hid_ch, width, up, gate)
         self.mask = zero_head(hid_ch, 1, width)
         nn.init.constant_(self.mask[-1].bias, mask_bias)
         self.residual = zero_head(hid_ch + z_ch + 1, z_ch, width)
@@ -64,13 +74,14 @@ class WarpHeads(nn.Module):
     def forward(self, h: torch.Tensor, z: torch.Tensor) -> dict:
         if h.ndim != 4 or z.ndim != 4 or h.shape[0] != z.shape[0] or h.shape[-2:] != z.shape[-2:]:
             raise ValueError(f"WarpHeads: h (B,hid,h,w) and z (B,C,h,w) must agree in batch and grid, got {tuple(h.shape)} and {tuple(z.shape)}")
-        (flow, up_logits), mask_logit = self.flow(h), self.mask(h)
+        fo, mask_logit = self.flow(h), self.mask(h)
+        flow = fo.pop('flow')
         mask = torch.sigmoid(mask_logit)
         warped = backward_warp(z, flow)
         residual = self.residual(torch.cat([h, warped, mask], 1))
         out = {'z': warped * mask + residual, 'flow': flow, 'mask_logit': mask_logit, 'mask': mask, 'warped': warped,
                'residual': residual}
-        return out if up_logits is None else {**out, 'up_logits': up_logits}
+        return {**out, **fo}                                  # + 'up_logits', 'gate_logit' when the flow head has them
 
 # %% ../nbs/06_approach4.ipynb #c024
 _TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, heads=4, window=8)   # LatentDynamics' defaults
@@ -79,7 +90,7 @@ _TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, he
 class Approach4(LatentDynamics):
     "Seed approach 4: frozen frame VAE + temporal model whose heads warp the latent (flow, trust mask, residual); object heads give boxes and collisions."
     def __init__(self, *, mask_bias: float = 8.0, obj_width: int = 64, occ_target: str = 'fb', render: str = 'latent',
-                 up: bool = False, decode_frac: float = 1.0, motion_input: bool = False, flow_balance: float = 0.0, **kw):
+                 up: bool = False, gate: bool = False, decode_frac: float = 1.0, motion_input: bool = False, flow_balance: float = 0.0, **kw):
         super().__init__(**kw)
         if not 0 <= flow_balance < 1: raise ValueError(f"approach4: flow_balance must be in [0, 1), got {flow_balance}")
         self.motion_input, self.flow_balance = motion_input, flow_balance
@@ -89,10 +100,11 @@ class Approach4(LatentDynamics):
         if occ_target not in ('fb', 'exact'): raise ValueError(f"approach4: occ_target must be 'fb' or 'exact', got {occ_target!r}")
         if render not in ('latent', 'composite'): raise ValueError(f"approach4: render must be 'latent' or 'composite', got {render!r}")
         if not 0 < decode_frac <= 1: raise ValueError(f"approach4: decode_frac must be in (0, 1], got {decode_frac}")
+        if gate and render != 'composite': raise ValueError("approach4: gate=True gates the frame flow of render='composite' (its loss term lives there)")
         self.occ_target, self.render, self.decode_frac = occ_target, render, decode_frac
         del self.next_head
         self.heads = WarpHeads(self.temporal.out_ch, self.latent_shape[0], kw.get('head_width'), mask_bias=mask_bias,
-                               up=self.scale if up else 0)
+                               up=self.scale if up else 0, gate=gate)
         self.objects = ObjectDynamics(self.temporal.out_ch, obj_width)   # boxes and collisions from h_t, queried per object
 
     uses_context_boxes = True    # evaluate() passes the context boxes: the object heads start from them
@@ -111,8 +123,8 @@ class Approach4(LatentDynamics):
     def frame_flow(self, out: dict) -> torch.Tensor:
         "Backward flow `(B,T,2,H,W)` at frame resolution (frame px) from stacked `unroll` outputs."
         b, t = out['flow'].shape[:2]
-        up = out['up_logits'].flatten(0, 1) if 'up_logits' in out else None
-        return self.heads.flow.to_frame(out['flow'].flatten(0, 1), up, self.size).unflatten(0, (b, t))
+        up, gl = (out[k].flatten(0, 1) if k in out else None for k in ('up_logits', 'gate_logit'))
+        return self.heads.flow.to_frame(out['flow'].flatten(0, 1), up, self.size, gl).unflatten(0, (b, t))
 
     def rollout_extras(self, out: dict) -> dict:
         "`flow` (B,n,2,H,W) frame px, `occlusion` (B,n,1,H,W) = 1 - mask, `hidden` (B,n,hid,h,w) for the object heads."
@@ -166,7 +178,7 @@ def _check_batch(self: Approach4, batch: dict):
 
 @patch
 def loss_terms(self: Approach4, batch: dict) -> dict:
-    "The seed's terms `latent, flow, occlusion, warped, residual` (+ `box, collision` of the object heads when the batch has boxes, `flow_px, pixel` when composite, `frame` with `decoded_loss`)."
+    "The seed's terms `latent, flow, occlusion, warped, residual` (+ `box, collision` of the object heads when the batch has boxes, `flow_px, pixel` (+ `motion` with a gate) when composite, `frame` with `decoded_loss`)."
     self._check_batch(batch)
     frames = batch['frames']
     z, out = self.clip_outputs(frames, batch.get('latents'))
@@ -187,6 +199,11 @@ def loss_terms(self: Approach4, batch: dict) -> dict:
     if self.render == 'composite':
         pflow = self.frame_flow(out)
         terms['flow_px'] = epe(pflow, batch['flow_bwd'], 1)
+        if 'gate_logit' in out:              # the motion gate: which frame pixels move (|true flow| > 0.5 px)
+            up = out['up_logits'].flatten(0, 1) if 'up_logits' in out else None
+            gl = self.heads.flow.gate_to_frame(out['gate_logit'].flatten(0, 1), up, self.size)
+            moving = (batch['flow_bwd'].flatten(0, 1).norm(dim=1, keepdim=True) > 0.5).to(gl)
+            terms['motion'] = F.binary_cross_entropy_with_logits(gl, moving)
         with torch.no_grad(): fill = self.vae.decode(sel(out['z']))
         vis = F.interpolate(sel(out['mask']), size=self.size, mode='bilinear', align_corners=False)
         comp = backward_warp(sel(frames[:, :-1]), sel(pflow)) * vis + fill * (1 - vis)
