@@ -15,7 +15,6 @@ from fastcore.basics import patch
 from .learner import CVPModel, register
 from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, epe_loss
 from .objects import ObjectDynamics, object_terms
-from .metrics import MOVING_PX
 from .warp import backward_warp
 
 # %% auto #0
@@ -142,7 +141,7 @@ class FlowResidualDecoder(nn.Module):
 # %% ../nbs/03_approach1.ipynb #c029
 @register('approach1')
 class Approach1(CVPModel):
-    "approach1: open_clip ViT patch grid -> ConvLSTM; flow (gated by a motion mask), residual, per-object box and collision heads on one hidden state; next = warp(frame, flow) + residual."
+    "approach1: open_clip ViT patch grid -> ConvLSTM; flow, residual, per-object box and collision heads on one hidden state; next = warp(frame, flow) + residual."
     def __init__(self, *, size: int = 64, n_context: int = 6, clip_model: str = TINY_VIT, clip_pretrained: str | None = None,
                  encoder_label: str = TINY_LABEL, vit_patch: int = 8, vit_width: int = 64, vit_layers: int = 2,
                  freeze_encoder: bool = False, feat_ch: int = 32, hid_ch: int = 32, dec_ch: int = 16, skip_ch: int = 8, fine_ch: int = 8,
@@ -162,7 +161,6 @@ class Approach1(CVPModel):
         self.decoder = FlowResidualDecoder(hid_ch=hid_ch, dec_ch=dec_ch, skip_ch=skip_ch, fine_ch=fine_ch, size=self.size)
         self.res_scale, self.flow_eps = res_scale, flow_eps
         self.flow_head = ZeroConv2d(self.decoder.out_ch, 2)          # backward flow t+1 -> t in frame pixels, exactly 0 at init
-        self.motion_head = ZeroConv2d(self.decoder.out_ch, 1)        # logit that a pixel moves: the flow is gated by its sigmoid
         self.res_head = ZeroConv2d(self.decoder.out_ch + 3, 3)       # residual from [features, warped frame], exactly 0 at init
         self.objects = ObjectDynamics(hid_ch, obj_width)             # boxes and collisions, each object queried at its box in h_t
 
@@ -184,11 +182,10 @@ def step(self: Approach1, feat: torch.Tensor, frame: torch.Tensor, state=None):
     h, cs = self.lstm(feat, cs)
     f, fs = self.decoder(h, frame, fs)                                                 # (B,C,H/2,W/2)
     up = lambda x: F.interpolate(x, size=self.size, mode='bilinear', align_corners=False)
-    motion_logit = self.motion_head(f)
-    flow = up(self.flow_head(f) * torch.sigmoid(motion_logit))                          # static pixels: gated to ~0
+    flow = up(self.flow_head(f))
     warped = backward_warp(frame, flow)
     residual = up(self.res_scale * self.res_head(torch.cat([f, F.avg_pool2d(warped, 2)], 1)))
-    return dict(frame=warped + residual, flow=flow, warped=warped, residual=residual, motion_logit=up(motion_logit), h=h), (cs, fs)
+    return dict(frame=warped + residual, flow=flow, warped=warped, residual=residual, h=h), (cs, fs)
 
 # %% ../nbs/03_approach1.ipynb #c034
 @patch
@@ -213,7 +210,7 @@ def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, fee
 # %% ../nbs/03_approach1.ipynb #c037
 @patch
 def loss_terms(self: Approach1, batch: dict) -> dict:
-    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE and motion BCE; object box L1 and collision focal (where the batch has targets)."
+    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE; object box L1 and collision focal (where the batch has targets)."
     frames = batch['frames']
     if frames.ndim != 5 or frames.shape[1] <= self.n_context:
         raise ValueError(f"Approach1: batch['frames'] must be (B,T,3,H,W) with T > n_context={self.n_context}, got {tuple(frames.shape)}")
@@ -222,10 +219,7 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
     tgt = frames[:, 1:]
     terms = dict(frame=(o['frame'] - tgt).abs().mean(), warped=(o['warped'] - tgt).abs().mean(),
                  residual=(o['residual'] - (tgt - o['warped']).detach()).abs().mean())
-    if 'flow_bwd' in batch:
-        terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'], self.flow_eps)
-        moving = (batch['flow_bwd'].norm(dim=2, keepdim=True) > MOVING_PX).to(frames)
-        terms['motion'] = F.binary_cross_entropy_with_logits(o['motion_logit'], moving)
+    if 'flow_bwd' in batch: terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'], self.flow_eps)
     if 'boxes' in batch and 'box_valid' in batch:   # the object heads start from the context boxes, as in the evaluation
         ob = self.objects(o['h'], batch['boxes'][:, :self.n_context], batch['box_valid'][:, :self.n_context], self.n_context)
         terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch.get('collision'), size=self.size[1],
@@ -235,14 +229,13 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
 # %% ../nbs/03_approach1.ipynb #c042
 @patch
 def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
-    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow, motion; with the context boxes also boxes and collision probability."
+    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow; with the context boxes also boxes and collision probability."
     if context.ndim != 5 or context.shape[2] != 3: raise ValueError(f"Approach1: context must be (B,Tc,3,H,W), got {tuple(context.shape)}")
     if n_future < 1: raise ValueError(f"Approach1: n_future must be >= 1, got {n_future}")
     Tc = context.shape[1]
     o = self.unroll(context, Tc, Tc - 1 + n_future)
     s = slice(Tc - 1, None)
-    out = dict(frames=o['frame'][:, s].clamp(0, 1), flow=o['flow'][:, s], motion=torch.sigmoid(o['motion_logit'][:, s]),
-               warped=o['warped'][:, s].clamp(0, 1))
+    out = dict(frames=o['frame'][:, s].clamp(0, 1), flow=o['flow'][:, s], warped=o['warped'][:, s].clamp(0, 1))
     if context_boxes is not None:
         if context_box_valid is None: raise ValueError("Approach1.rollout: context_boxes need context_box_valid")
         ob = self.objects(o['h'], context_boxes, context_box_valid, Tc)
@@ -259,8 +252,8 @@ def ttt_flows(self: Approach1, context: torch.Tensor) -> torch.Tensor:
 
 @patch
 def ttt_parameters(self: Approach1) -> list:
-    "The parameters test-time training adapts: the flow head, its motion gate and the trunk they read (encoder, projection, ConvLSTM, decoder)."
-    return [p for mod in (self.encoder, self.proj, self.lstm, self.decoder, self.flow_head, self.motion_head) for p in mod.parameters() if p.requires_grad]
+    "The parameters test-time training adapts: the flow head and the trunk it reads (encoder, projection, ConvLSTM, decoder)."
+    return [p for mod in (self.encoder, self.proj, self.lstm, self.decoder, self.flow_head) for p in mod.parameters() if p.requires_grad]
 
 # %% ../nbs/03_approach1.ipynb #c051
 def plot_rollout(model, sample: dict, n_context: int, n_future: int, *, title: str = '', path=None, max_cols: int = 10):

@@ -32,10 +32,10 @@ def published_table() -> str:
 
 # %% ../nbs/09_evaluation.ipynb #e011
 MODEL_NOTES = {
-    'approach1': 'encoder + ConvLSTM; flow, residual, box, collision heads; pixel-space warping',
+    'approach1': 'encoder + ConvLSTM; gated flow, residual, per-object box and collision heads; pixel-space warping',
     'approach2': 'frame VAE latents + temporal model (next latent)',
     'approach3': 'approach 2 + auxiliary flow head (not used to make frames)',
-    'approach4': 'latent warping: flow + occlusion-mask + residual heads, collision head',
+    'approach4': 'latent warping: flow + occlusion-mask + residual heads, per-object box and collision heads',
     'approach5': 'frame VAE + flow VAE, joint latent dynamics',
     'copy_last': 'baseline, nothing moves: the last context frame, zero flow, the last boxes',
     'constant_velocity': 'baseline: the motion of the last context pair carried forward (frames, flow, boxes)',

@@ -36,7 +36,7 @@ STAGES = [
     ('a3', '05_approach3.ipynb', dict(DEMO, max_steps=300, batch_size=8, latent_loss='l2', threads=2, run_dir=str(RUNS_DEMO / 'approach3'))),
     # composite rendering (warp the last frame's pixels, decode only where the mask distrusts the warp), the temporal model
     # reading z_t - z_{t-1}, half the flow loss on moving pixels: the seed's latent rendering gave 29.10 dB / 0.933 here
-    ('a4', '06_approach4.ipynb', dict(DEMO, max_steps=300, batch_size=8, render='composite', motion_input=True, flow_balance=0.5,
+    ('a4', '06_approach4.ipynb', dict(DEMO, max_steps=300, batch_size=8, render='composite', motion_input=True, flow_balance=0.5, up=True, gate=True,
                                       run_dir=str(RUNS_DEMO / 'approach4'))),
     ('a5', '07_approach5.ipynb', dict(DEMO, max_steps=300, batch_size=8, flow_vae_steps=300, decode_frac=0.5, latent_loss='l2', run_dir=str(RUNS_DEMO / 'approach5'))),
     ('ttt', '08_ttt.ipynb', dict(DEMO, runs_dir=str(RUNS_DEMO), sweep_steps='1,3,5', sweep_lrs='1e-4,3e-4,1e-3', sweep_clips=8)),

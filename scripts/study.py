@@ -52,14 +52,23 @@ def train(stage: str, seed: int, change: dict | None = None) -> Path:
     return d
 
 
+_COPY = {}
+
 def evaluate_run(name: str, runs_dir: Path) -> dict:
-    "psnr_mean / ssim_mean of `runs_dir/name`'s checkpoint on the protocol's validation clips, as the README table measures."
+    "`runs_dir/name`'s checkpoint on the protocol's validation clips, as the README table measures: PSNR/SSIM means, PSNR per step and its margin over copy-last, flow/box/collision figures where predicted."
     from cvp.ttt import trained_model
-    from cvp.metrics import evaluate, protocol_clips
+    from cvp.metrics import evaluate, protocol_clips, CopyLast
     from cvp.synthetic import ensure_mini_clevrer
     model, _ = trained_model(name, runs_dir, preset='demo', allow_tiny=False)
-    r = evaluate(model, protocol_clips(ensure_mini_clevrer('demo', progress=False), 'validation', flow='exact'), device='cpu')
-    return dict(psnr_mean=round(r['psnr_mean'], 4), ssim_mean=round(r['ssim_mean'], 5))
+    ds = protocol_clips(ensure_mini_clevrer('demo', progress=False), 'validation', flow='exact')
+    r = evaluate(model, ds, device='cpu')
+    if 'psnr' not in _COPY: _COPY['psnr'] = evaluate(CopyLast(), ds, device='cpu')['psnr']
+    out = dict(psnr_mean=round(r['psnr_mean'], 4), ssim_mean=round(r['ssim_mean'], 5), psnr=[round(float(x), 3) for x in r['psnr']],
+               min_step_margin=round(float((r['psnr'] - _COPY['psnr']).min()), 3))
+    for k in ('epe_mean', 'box_iou_mean', 'collision_ap'):
+        if r.get(k) is not None: out[k] = round(float(r[k]), 4)
+    if r.get('epe_moving') is not None: out['epe_moving_1_10'] = [round(float(r['epe_moving'][0]), 4), round(float(r['epe_moving'][-1]), 4)]
+    return out
 
 
 def main(argv=None):
@@ -90,7 +99,7 @@ def main(argv=None):
             + [(MODELS[s], s, None, None) for s in stages if s not in first])
     for name, s, ch, what in runs:
         rows = [(seed, evaluate_run(MODELS[s], train(s, seed, ch))) for seed in a.seeds]
-        entry = dict(seeds=[r[0] for r in rows], psnr_mean=[r[1]['psnr_mean'] for r in rows], ssim_mean=[r[1]['ssim_mean'] for r in rows])
+        entry = dict(seeds=[r[0] for r in rows], **{k: [r[1].get(k) for r in rows] for k in rows[0][1]})
         record('ablations' if ch else 'seeds', name, {**entry, **({'what': what} if what else {})})
 
 
