@@ -1,0 +1,57 @@
+"""How predictable are the collision labels from what a model is given? Oracle rules on the protocol's clips.
+
+The protocol scores collision prediction by AP over the future transitions of the evaluation clips. This script
+asks what simple rules reach when they are handed the *true* future (an upper reference, not a model): the 2D boxes
+of frames t and t+1 (what the object heads predict), and the simulator's 3D object positions (which no model here
+sees). A rule scores a transition by the pair of objects that comes closest to contact between t and t+1.
+
+    python scripts/collision_predictability.py                  # demo preset validation clips (after `make main`)
+    python scripts/collision_predictability.py demo train       # the 400 training clips: 10x the positives
+"""
+from __future__ import annotations
+import sys
+from pathlib import Path
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cvp.metrics import protocol_clips, average_precision, _extrapolate_boxes
+from cvp.objects import box_gap, box_centers
+from cvp.synthetic import ensure_mini_clevrer
+
+
+def closing(d0, d1, pm, touch=None):
+    "Per transition: the best pair's approach (d0 - d1), minus how far apart it ends (or, with `touch`, only pairs ending within it)."
+    s = (d0 - d1) * (d1 < touch).float() if touch is not None else (d0 - d1) - d1
+    return s.masked_fill(~pm, -9).max().item()
+
+
+def main(preset: str = 'demo', split: str = 'validation', n_context: int = 6, n_future: int = 10):
+    ds = protocol_clips(ensure_mini_clevrer(preset, progress=False), split, n_context=n_context, n_future=n_future)
+    rules = {'2D boxes, true future: gaps closing': [], '2D boxes, true future: centres closing': [],
+             '2D boxes, constant velocity: centres closing': [], '3D positions, true future: closing into contact': []}
+    y = []
+    for i in range(len(ds)):
+        x = ds[i]
+        b, v, L = x['boxes'], x['box_valid'], x['location']
+        cv = torch.cat([b[:n_context], _extrapolate_boxes(b[None, :n_context], v[None, :n_context], n_future)[0]])
+        N, eye = b.shape[1], torch.eye(b.shape[1], dtype=torch.bool)
+        for k in range(n_future):
+            t0, t1 = n_context - 1 + k, n_context + k
+            pm = v[t0][:, None] & v[t0][None] & v[t1][:, None] & v[t1][None] & ~eye
+            g = lambda B, t: box_gap(B[t][:, None], B[t][None])
+            c = lambda B, t: torch.cdist(box_centers(B[t]), box_centers(B[t]))
+            rules['2D boxes, true future: gaps closing'].append(closing(g(b, t0), g(b, t1), pm))
+            rules['2D boxes, true future: centres closing'].append(closing(c(b, t0), c(b, t1), pm))
+            rules['2D boxes, constant velocity: centres closing'].append(closing(c(cv, t0), c(cv, t1), pm))
+            here = (L[t0] != 0).any(-1) & (L[t1] != 0).any(-1)                  # padded slots hold zeros
+            p3 = here[:, None] & here[None] & ~eye
+            d = lambda t: torch.cdist(L[t, :, :2], L[t, :, :2])
+            rules['3D positions, true future: closing into contact'].append(closing(d(t0), d(t1), p3, touch=0.86))
+            y.append(float(x['collision'][t0]))
+    y = torch.tensor(y)
+    print(f"{len(ds)} clips x {n_future} future transitions, {int(y.sum())} with a collision (positive rate {y.mean():.3f} = the AP of a constant score)")
+    for k, s in rules.items(): print(f"  AP {average_precision(torch.tensor(s), y):.3f}  {k}")
+
+
+if __name__ == '__main__':
+    main(*sys.argv[1:3])
