@@ -4,6 +4,7 @@
 
 # %% ../nbs/05_approach3.ipynb #c002
 from __future__ import annotations
+import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -13,7 +14,7 @@ from .approach2 import Approach2, LatentDynamics, check_clip
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['convex_upsample', 'FlowHead', 'Approach3']
+__all__ = ['convex_upsample', 'FlowHead', 'motion_flow_terms', 'Approach3']
 
 # %% ../nbs/05_approach3.ipynb #c008
 def convex_upsample(flow: torch.Tensor, mask: torch.Tensor, s: int) -> torch.Tensor:
@@ -27,62 +28,102 @@ def convex_upsample(flow: torch.Tensor, mask: torch.Tensor, s: int) -> torch.Ten
 
 # %% ../nbs/05_approach3.ipynb #c011
 class FlowHead(nn.Module):
-    "Backward flow `t+1 -> t` at frame resolution (frame pixels) from `[h_t (B,hid,h,w), z_{t+1} (B,C,h,w)]`."
-    def __init__(self, hid_ch: int, z_ch: int, scale: int, width: int = 64):
+    "Backward flow `t+1 -> t` (frame pixels) and a motion-gate logit per frame pixel, from `[h_t, z_t, z_t - z_{t-1}, z_{t+1} - z_t]` on the latent grid."
+    def __init__(self, hid_ch: int, z_ch: int, scale: int, width: int = 64, prior: float = 0.03):
         super().__init__()
         self.scale = scale
-        self.body = nn.Sequential(conv_block(hid_ch + z_ch, width), conv_block(width, width))
+        self.body = nn.Sequential(conv_block(hid_ch + 3 * z_ch, width), conv_block(width, width))
         self.flow = ZeroConv2d(width, 2)
         self.mask = nn.Conv2d(width, 9 * scale * scale, 1)
+        self.gate = nn.Conv2d(width, scale * scale, 1)
+        self.refine = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 3, padding=1))   # frame resolution, reads the flow
+        nn.init.zeros_(self.gate.weight); nn.init.constant_(self.gate.bias, math.log(prior / (1 - prior)))   # starts at the prior P(moves)
+        nn.init.zeros_(self.refine[-1].weight); nn.init.zeros_(self.refine[-1].bias)
 
-    def forward(self, h: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
-        f = self.body(torch.cat([h, z_next], 1))
-        return convex_upsample(self.flow(f), 0.25 * self.mask(f), self.scale)
+    def parts(self, h: torch.Tensor, z_prev: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor):
+        "`(flow (B,2,H,W) ungated, gate logits (B,1,H,W))`."
+        f = self.body(torch.cat([h, z, z - z_prev, z_next - z], 1))
+        flow = convex_upsample(self.flow(f), 0.25 * self.mask(f), self.scale)
+        return flow, F.pixel_shuffle(self.gate(f), self.scale) + self.refine(torch.cat([flow, flow.norm(dim=1, keepdim=True)], 1))
+
+    def forward(self, h: torch.Tensor, z_prev: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        flow, gate = self.parts(h, z_prev, z, z_next)
+        return flow * torch.sigmoid(gate)
+
+# %% ../nbs/05_approach3.ipynb #c014
+def motion_flow_terms(flow: torch.Tensor, gate_logit: torch.Tensor, target: torch.Tensor, moving: float = 0.5, static: float = 0.0) -> dict:
+    "`flow`: EPE of `flow (...,2,H,W)` vs `target`, mean over pixels whose true flow exceeds `moving` px (the other pixels' mean weighted `static`); `gate`: BCE of `gate_logit (...,1,H,W)` vs that mask."
+    if flow.shape != target.shape or flow.ndim < 3 or flow.shape[-3] != 2 or gate_logit.shape != (*flow.shape[:-3], 1, *flow.shape[-2:]):
+        raise ValueError(f"motion_flow_terms: flow {tuple(flow.shape)} and target {tuple(target.shape)} must be equal (...,2,H,W), gate_logit (...,1,H,W), got {tuple(gate_logit.shape)}")
+    mov = target.norm(dim=-3, keepdim=True) > moving
+    e = ((flow - target).pow(2).sum(-3, keepdim=True) + 1e-12).sqrt()
+    e_mov, e_static = (e * mov).sum() / mov.sum().clamp_min(1), (e * ~mov).sum() / (~mov).sum().clamp_min(1)
+    return {'flow': (1 - static) * e_mov + static * e_static, 'gate': F.binary_cross_entropy_with_logits(gate_logit, mov.to(gate_logit))}
 
 # %% ../nbs/05_approach3.ipynb #c017
 @register('approach3')
 class Approach3(Approach2):
-    "Seed approach 3: approach 2 + a flow head on `[h_t, z_{t+1}]` (backward flow, frame pixels), EPE-supervised; unused by rollout."
-    def __init__(self, *, flow_width: int = 64, **kw):
+    "Seed approach 3: approach 2 + a gated flow head on `[h_t, z_{t-1}, z_t, z_{t+1}]` (backward flow, frame pixels); unused by rollout."
+    def __init__(self, *, flow_width: int = 64, flow_next: str = 'pred', moving_px: float = 0.5, flow_static: float = 0.0, **kw):
         super().__init__(**kw)
+        if flow_next not in ('pred', 'true'): raise ValueError(f"approach3: flow_next must be 'pred' or 'true', got {flow_next!r}")
+        self.flow_next, self.moving_px, self.flow_static = flow_next, moving_px, flow_static
         self.flow_head = FlowHead(self.temporal.out_ch, self.latent_shape[0], self.scale, flow_width)
 
-    def flow_from(self, h: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
-        "Flow head over stacked steps: `h (B,T,hid,h,w)`, `z_next (B,T,C,h,w)` -> `(B,T,2,H,W)`."
+    def flow_inputs(self, z: torch.Tensor, out: dict):
+        "`(z_{t-1}, z_t, z_{t+1})` the flow head reads, stacked over the unrolled steps (`z_{-1} = z_0`): true latents (`'true'`) or the unroll's inputs and prediction (`'pred'`)."
+        n = out['h'].shape[1]
+        zt, zn = (z[:, :n], z[:, 1:n + 1]) if self.flow_next == 'true' else (out['z_in'], out['z'])
+        return torch.cat([zt[:, :1], zt[:, :-1]], 1), zt, zn      # z_{t-1}, z_t, z_{t+1}
+
+    def flow_parts(self, h: torch.Tensor, z_prev: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor):
+        "Flow head over stacked steps `(B,T,...)`: `(flow (B,T,2,H,W) ungated, gate logits (B,T,1,H,W))`."
         b, t = h.shape[:2]
-        return self.flow_head(h.flatten(0, 1), z_next.flatten(0, 1)).unflatten(0, (b, t))
+        f, g = self.flow_head.parts(h.flatten(0, 1), z_prev.flatten(0, 1), z.flatten(0, 1), z_next.flatten(0, 1))
+        return f.unflatten(0, (b, t)), g.unflatten(0, (b, t))
+
+    def flow_from(self, h: torch.Tensor, z_prev: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
+        "The head's (gated) flow over stacked steps: `(B,T,2,H,W)`."
+        f, g = self.flow_parts(h, z_prev, z, z_next)
+        return f * torch.sigmoid(g)
 
 # %% ../nbs/05_approach3.ipynb #c018
 @patch
 def loss_terms(self: Approach3, batch: dict) -> dict:
-    "Approach 2's terms plus `flow`: EPE of the head's flow from `(h_t, true z_{t+1})` vs the batch's `flow_bwd`."
+    "Approach 2's terms plus `flow` (EPE on moving pixels) and `gate` (BCE of the motion gate) of the head's flow vs `flow_bwd`."
     for k in ('frames', 'flow_bwd'):
         if k not in batch:
             raise ValueError(f"approach3.loss_terms: batch has no {k!r} (keys: {sorted(batch)}); "
                              "build ClevrerClips with flow='exact' or a RAFT source tag")
     frames, gt = batch['frames'], batch['flow_bwd']
-    z, out = self.clip_outputs(frames)
+    z, out = self.clip_outputs(frames, batch.get('latents'))
     if gt.shape != (*frames.shape[:1], frames.shape[1] - 1, 2, *frames.shape[-2:]):
         raise ValueError(f"flow_bwd must be (B,T-1,2,H,W) = {(frames.shape[0], frames.shape[1] - 1, 2, *frames.shape[-2:])}, got {tuple(gt.shape)}")
     terms = self.next_latent_terms(frames, z, out)
-    terms['flow'] = epe_loss(self.flow_from(out['h'], z[:, 1:]), gt)
-    return terms
+    return {**terms, **motion_flow_terms(*self.flow_parts(out['h'], *self.flow_inputs(z, out)), gt, self.moving_px, self.flow_static)}
 
 # %% ../nbs/05_approach3.ipynb #c019
 @patch
-def rollout_extras(self: Approach3, out: dict) -> dict:
-    "For information: the flow inferred from `h_t` and the predicted `z_{t+1}` (the frames do not use it)."
-    return {'flow': self.flow_from(out['h'], out['z'])}
+def rollout(self: Approach3, context: torch.Tensor, n_future: int) -> dict:
+    "Approach 2's rollout (frames decoded from the predicted latents) and, for information, the head's flow from the unroll's inputs and predictions."
+    check_clip(context, 'context')
+    if tuple(context.shape[-2:]) != self.size: raise ValueError(f"context frames must be {self.size}, got {tuple(context.shape[-2:])}")
+    if n_future < 1: raise ValueError(f"n_future must be >= 1, got {n_future}")
+    tc = context.shape[1]
+    out = self.unroll(self.encode(context), tc - 1 + n_future, feedback_from=tc)
+    zi = out['z_in']
+    flow = self.flow_from(out['h'], torch.cat([zi[:, :1], zi[:, :-1]], 1), zi, out['z'])    # z_{t-1}, z_t, predicted z_{t+1}
+    return {'frames': self.decode(out['z'][:, tc - 1:]).clamp(0, 1), 'flow': flow[:, tc - 1:]}
 
 # %% ../nbs/05_approach3.ipynb #c020
 @patch
 def ttt_flows(self: Approach3, context: torch.Tensor) -> torch.Tensor:
-    "Backward flows `(B,Tc-1,2,H,W)` of the context transitions, from `h_t` and the true `z_{t+1}` (for test-time training)."
+    "Backward flows `(B,Tc-1,2,H,W)` of the context transitions, read as in training (`flow_next`), for test-time training."
     check_clip(context, 'context')
     if context.shape[1] < 2: raise ValueError(f"ttt_flows needs at least 2 context frames, got {context.shape[1]}")
     z = self.encode(context)
     out = self.unroll(z, context.shape[1] - 1)
-    return self.flow_from(out['h'], z[:, 1:])
+    return self.flow_from(out['h'], *self.flow_inputs(z, out))
 
 @patch
 def ttt_parameters(self: Approach3) -> list:

@@ -16,6 +16,7 @@ from .blocks import conv_block
 from .vae import pretrained_vae
 from .approach2 import LatentDynamics, NextLatentHead, make_temporal, latent_distance, check_clip, plot_rollout
 from .blocks import epe_loss
+from .warp import backward_warp
 
 # %% auto #0
 __all__ = ['MotionEncoder', 'Approach5', 'MotionLatentCache']
@@ -42,10 +43,14 @@ _TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, he
 class Approach5(LatentDynamics):
     "Seed approach 5: frozen frame VAE + frozen flow VAE; one temporal model predicts both next latents `[a_{t+1}, m_{t+1}]`."
     def __init__(self, *, flow_vae_preset: str | None = None, flow_vae_path: str | None = None, flow_vae_kwargs: dict | None = None,
-                 flow_vae: nn.Module | None = None, motion_width: int = 64, decode_frac: float = 1.0, **kw):
+                 flow_vae: nn.Module | None = None, motion_width: int = 64, decode_frac: float = 1.0, gate: bool = False,
+                 render: str = 'latent', moving_px: float = 0.5, flow_balance: float = 0.0, **kw):
         super().__init__(**kw)
         if not 0 < decode_frac <= 1: raise ValueError(f"approach5: decode_frac must be in (0, 1], got {decode_frac}")
-        self.decode_frac = decode_frac
+        if render not in ('latent', 'composite'): raise ValueError(f"approach5: render must be 'latent' or 'composite', got {render!r}")
+        if render == 'composite' and not gate: raise ValueError("approach5: render='composite' needs the motion gate (gate=True)")
+        if not 0 <= flow_balance < 1: raise ValueError(f"approach5: flow_balance must be in [0, 1), got {flow_balance}")
+        self.decode_frac, self.render, self.moving_px, self.flow_balance = decode_frac, render, moving_px, flow_balance
         fkw = {'flow_key': 'flow_bwd', **{k: v for k, v in (kw.get('vae_kwargs') or {}).items() if k in ('stride', 'down', 'data_root')},
                **(flow_vae_kwargs or {})}                               # backward flow, on the frame VAE's grid and data by default
         self.flow_vae = flow_vae if flow_vae is not None else pretrained_vae(
@@ -64,6 +69,11 @@ class Approach5(LatentDynamics):
         hid, hw = self.temporal.out_ch, kw.get('head_width')
         self.app_head, self.motion_head = NextLatentHead(hid, ca, hw), NextLatentHead(hid, self.flow_ch, hw)
         self.motion = MotionEncoder(ca, self.flow_ch, motion_width)
+        self.gate = nn.Sequential(conv_block(self.flow_ch, motion_width), nn.Conv2d(motion_width, self.scale ** 2, 1)) if gate else None
+        self.gate_refine = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 3, padding=1)) if gate else None
+        if gate:                                                    # starts at the prior P(moves), refinement off
+            nn.init.zeros_(self.gate[-1].weight); nn.init.constant_(self.gate[-1].bias, float(np.log(0.03 / 0.97)))
+            nn.init.zeros_(self.gate_refine[-1].weight); nn.init.zeros_(self.gate_refine[-1].bias)
 
     def train(self, mode: bool = True):
         "Train mode for everything but the two frozen VAEs."
@@ -98,6 +108,20 @@ def decode_flow(self: Approach5, m: torch.Tensor) -> torch.Tensor:
     b, t = check_clip(m, 'motion latents', self.flow_ch).shape[:2]
     return self.flow_vae.decode(m.flatten(0, 1)).unflatten(0, (b, t))
 
+@patch
+def gate_logits(self: Approach5, m: torch.Tensor, flow: torch.Tensor | None = None) -> torch.Tensor:
+    "Motion-gate logits `(B,T,1,H,W)` (per frame pixel: does it move?) from motion latents `(B,T,Cf,h,w)` alone: latent path + a refinement on their decoded `flow`."
+    b, t = check_clip(m, 'motion latents', self.flow_ch).shape[:2]
+    f = (self.decode_flow(m) if flow is None else flow).flatten(0, 1)
+    g = F.pixel_shuffle(self.gate(m.flatten(0, 1)), self.scale) + self.gate_refine(torch.cat([f, f.norm(dim=1, keepdim=True)], 1))
+    return g.unflatten(0, (b, t))
+
+@patch
+def motion_flow(self: Approach5, m: torch.Tensor) -> torch.Tensor:
+    "The flow a motion latent stands for: decoded by the flow VAE, times the gate's probability of motion (with `gate`)."
+    f = self.decode_flow(m)
+    return f if self.gate is None else f * torch.sigmoid(self.gate_logits(m, f))
+
 # %% ../nbs/07_approach5.ipynb #c012
 @patch
 def joint(self: Approach5, a: torch.Tensor, m_into: torch.Tensor) -> torch.Tensor:
@@ -123,8 +147,24 @@ def decode(self: Approach5, z: torch.Tensor) -> torch.Tensor:
 
 @patch
 def rollout_extras(self: Approach5, out: dict) -> dict:
-    "The rollout's `flow (B,n,2,H,W)`: backward flows decoded from the predicted motion latents."
-    return {'flow': self.decode_flow(self.split(out['z'])[1])}
+    "The rollout's `flow (B,n,2,H,W)` from the predicted motion latents; with the gate also `occlusion (B,n,1,H,W)`: moved the step before, static now."
+    m_in, m = self.split(out['z_in'])[1], self.split(out['z'])[1]
+    if self.gate is None: return {'flow': self.decode_flow(m)}
+    f = self.decode_flow(m)
+    p_prev, p = torch.sigmoid(self.gate_logits(m_in)), torch.sigmoid(self.gate_logits(m, f))
+    return {'flow': f * p, 'occlusion': (p_prev - p).clamp(0, 1)}
+
+@patch
+def rollout(self: Approach5, context: torch.Tensor, n_future: int) -> dict:
+    "The base rollout (frames decoded from the appearance latents); with `render='composite'` the last context frame warped step by step, refilled where `occlusion`."
+    out = LatentDynamics.rollout(self, context, n_future)
+    if self.render == 'latent': return out
+    x, frames = context[:, -1], []
+    for k in range(n_future):
+        occ = out['occlusion'][:, k]
+        x = backward_warp(x, out['flow'][:, k]) * (1 - occ) + out['frames'][:, k] * occ
+        frames.append(x)
+    return {**out, 'frames': torch.stack(frames, 1).clamp(0, 1), 'frames_latent': out['frames']}
 
 # %% ../nbs/07_approach5.ipynb #c016
 @patch
@@ -139,7 +179,7 @@ def _clip_latents(self: Approach5, batch: dict):
 
 @patch
 def loss_terms(self: Approach5, batch: dict) -> dict:
-    "`latent_app`, `latent_flow` (vs encoded truth), `frame` (from appearance only), `flow` (decoded motion vs truth), `motion`."
+    "`latent_app`, `latent_flow` (vs encoded truth), `frame` (from appearance only), `flow` (decoded motion vs truth), `motion` (+ `gate`)."
     for k in ('frames', 'flow_bwd'):
         if k not in batch: raise ValueError(f"approach5.loss_terms: batch has no {k!r} (keys: {sorted(batch)}); build ClevrerClips with a flow source")
     frames, fb = check_clip(batch['frames']), batch['flow_bwd']
@@ -154,9 +194,12 @@ def loss_terms(self: Approach5, batch: dict) -> dict:
     n = b * (T - 1); k = max(1, round(self.decode_frac * n))
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
     sel = lambda x: x.flatten(0, 1)[idx][None]
-    return {'latent_app': latent_distance(pa, a[:, 1:], self.latent_kind), 'latent_flow': latent_distance(pm, m_true, self.latent_kind),
-            'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(), 'flow': epe_loss(self.decode_flow(sel(pm)), sel(fb)),
-            'motion': (m_est - m_true).abs().mean()}
+    terms = {'latent_app': latent_distance(pa, a[:, 1:], self.latent_kind), 'latent_flow': latent_distance(pm, m_true, self.latent_kind),
+             'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(), 'flow': epe_loss(fd := self.decode_flow(sel(pm)), sel(fb), moving=self.moving_px, weight=self.flow_balance),
+             'motion': (m_est - m_true).abs().mean()}
+    if self.gate is not None:            # where the flow is nonzero at all: the gate of the predicted motion latents vs |true flow| > moving_px
+        terms['gate'] = F.binary_cross_entropy_with_logits(self.gate_logits(sel(pm), fd), (sel(fb).norm(dim=2, keepdim=True) > self.moving_px).to(pm))
+    return terms
 
 # %% ../nbs/07_approach5.ipynb #c017
 class MotionLatentCache(torch.utils.data.Dataset):
@@ -179,7 +222,7 @@ def ttt_flows(self: Approach5, context: torch.Tensor) -> torch.Tensor:
     check_clip(context, 'context')
     if context.shape[1] < 2: raise ValueError(f"ttt_flows needs at least 2 context frames, got {context.shape[1]}")
     out = self.unroll(self.encode(context), context.shape[1] - 1)
-    return self.decode_flow(self.split(out['z'])[1])
+    return self.motion_flow(self.split(out['z'])[1])
 
 @patch
 def ttt_parameters(self: Approach5) -> list:
@@ -205,7 +248,7 @@ def drive(self: Approach5, context: torch.Tensor, motion: torch.Tensor, n_future
         prev_a = p[:, :self.app_ch]
         if t >= tc - 1: outs.append(p)
     p = torch.stack(outs, 1)
-    return {'frames': self.decode(p).clamp(0, 1), 'flow': self.decode_flow(self.split(p)[1])}
+    return {'frames': self.decode(p).clamp(0, 1), 'flow': self.motion_flow(self.split(p)[1])}
 
 # %% ../nbs/07_approach5.ipynb #c029
 @patch
