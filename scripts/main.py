@@ -39,7 +39,7 @@ STAGES = [
                                       run_dir=str(RUNS_DEMO / 'approach3'))),
     # composite rendering (warp the last frame's pixels, decode only where the mask distrusts the warp), the temporal model
     # reading z_t - z_{t-1}, half the flow loss on moving pixels: the seed's latent rendering gave 29.10 dB / 0.933 here
-    ('a4', '06_approach4.ipynb', dict(DEMO, max_steps=300, batch_size=8, render='composite', motion_input=True, flow_balance=0.5, up=True, gate=True,
+    ('a4', '06_approach4.ipynb', dict(DEMO, max_steps=300, batch_size=8, render='composite', motion_input=True, flow_balance=0.5,
                                       run_dir=str(RUNS_DEMO / 'approach4'))),
     # composite rendering (the last frame warped by the decoded flow, refilled where an object left) and a motion gate on the motion
     # latent: decoded frames and ungated flow gave 29.42 dB (below copy-last) and an all-pixel EPE of 0.089 (zero flow 0.041)
