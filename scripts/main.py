@@ -29,7 +29,7 @@ STAGES = [
     # the preset's frame VAE (cvp.vae.VAE_PRESETS['demo']), trained, measured and published for approaches 2-5
     ('vae', '02_vae.ipynb', dict(DEMO, down=4, ch=16, n_res=0, latent_ch=4, max_steps=1000, batch_size=8, lr=2e-3, flow_max_steps=300,
                                  threads=2, publish=True, run_dir=str(RUNS_DEMO / 'vae'))),
-    # 5 free-running training steps, 600 steps: 32.65-33.01 dB in three runs (2 steps, 300: drifted below copy-last after step 4, 31.90)
+    # 5 free-running training steps, 600 steps (2 steps, 300: drifted below copy-last after step 4, 31.90 dB); with the object heads: 32.32-32.51 dB
     ('a1', '03_approach1.ipynb', dict(DEMO, max_steps=600, batch_size=8, n_future=5, run_dir=str(RUNS_DEMO / 'approach1'))),
     # L2 on latents: with L1 (a median) the temporal model kept predicting 'no change' (29.60 vs 28.33 dB measured)
     ('a2', '04_approach2.ipynb', dict(DEMO, max_steps=300, batch_size=8, latent_loss='l2', threads=2, run_dir=str(RUNS_DEMO / 'approach2'))),
