@@ -32,11 +32,11 @@ def published_table() -> str:
 
 # %% ../nbs/09_evaluation.ipynb #e011
 MODEL_NOTES = {
-    'approach1': 'encoder + ConvLSTM; gated flow, residual, per-object box and collision heads; pixel-space warping',
+    'approach1': 'encoder + ConvLSTM; flow, residual, per-object box and collision heads; pixel-space warping',
     'approach2': 'frame VAE latents + temporal model (next latent)',
-    'approach3': 'approach 2 + auxiliary flow head (not used to make frames)',
+    'approach3': 'approach 2 + auxiliary motion-gated flow head (not used to make frames)',
     'approach4': 'latent warping: flow + occlusion-mask + residual heads, per-object box and collision heads',
-    'approach5': 'frame VAE + flow VAE, joint latent dynamics',
+    'approach5': 'frame VAE + flow VAE, joint latent dynamics; frames: the last frame warped by the decoded, motion-gated flow, refilled from the decoded appearance',
     'copy_last': 'baseline, nothing moves: the last context frame, zero flow, the last boxes',
     'constant_velocity': 'baseline: the motion of the last context pair carried forward (frames, flow, boxes)',
     'true_flow_warp': 'oracle baseline: warp the last frame with the true future flow',

@@ -35,6 +35,8 @@ def run_dir(stage: str, seed: int, change: dict | None = None) -> Path:
     return STUDY / f'{MODELS[stage]}{tag}-s{seed}'
 
 
+THREADS = {}   # --threads: torch threads of each training run (default: the main job's)
+
 def train(stage: str, seed: int, change: dict | None = None) -> Path:
     "Train one run with papermill (skipped when its checkpoint exists; seed 0 without change is the main job's run)."
     import papermill as pm
@@ -42,7 +44,7 @@ def train(stage: str, seed: int, change: dict | None = None) -> Path:
     d = run_dir(stage, seed, change)
     if (d / MODELS[stage] / 'last.pt').is_file() and (d / 'done').is_file(): return d
     nb, params = next((nb, p) for n, nb, p in STAGES if n == stage)
-    params = {**params, **(change or {}), 'seed': seed, 'out_dir': None, 'run_dir': str(d / MODELS[stage])}
+    params = {**params, **(change or {}), **THREADS, 'seed': seed, 'out_dir': None, 'run_dir': str(d / MODELS[stage])}
     d.mkdir(parents=True, exist_ok=True)
     print(f'[study] {d.name}: training ({nb})', flush=True)
     t0 = time.time()
@@ -77,8 +79,10 @@ def main(argv=None):
     ap.add_argument('--only', nargs='*', default=None, help=f'stages among {list(MODELS)} (default: all)')
     ap.add_argument('--no-ablations', action='store_true')
     ap.add_argument('--list', action='store_true')
+    ap.add_argument('--threads', type=int, default=None, help="torch threads per training run (1: leave a core to another job; results differ from 2 threads in float rounding)")
     a = ap.parse_args(argv)
     stages = [s for s in MODELS if a.only is None or s in a.only]
+    if a.threads: THREADS['threads'] = a.threads
     abl = {} if a.no_ablations else {k: v for k, v in ABLATIONS.items() if v[0] in stages}
     if a.list:
         for s in stages: print(f'seeds {a.seeds}: {MODELS[s]}')
@@ -100,7 +104,7 @@ def main(argv=None):
     for name, s, ch, what in runs:
         rows = [(seed, evaluate_run(MODELS[s], train(s, seed, ch))) for seed in a.seeds]
         entry = dict(seeds=[r[0] for r in rows], **{k: [r[1].get(k) for r in rows] for k in rows[0][1]})
-        record('ablations' if ch else 'seeds', name, {**entry, **({'what': what} if what else {})})
+        record('ablations' if ch else 'seeds', name, {**entry, **({'what': what} if what else {}), **({'threads_seeds_1_2': a.threads} if a.threads else {})})
 
 
 if __name__ == '__main__':
