@@ -93,6 +93,25 @@ def run_stage(name, nb, params, stamp, force=False):
     return secs, True
 
 
+_STUDY_STAGE = {'approach1': 'a1', 'approach2': 'a2', 'approach3': 'a3', 'approach4': 'a4'}
+
+def _study_entries() -> dict:
+    "The `seeds` / `ablations` that `make study` wrote into results.json (the evaluation stage rewrites the file)."
+    rj = FIG / 'results.json'
+    doc = json.loads(rj.read_text()) if rj.is_file() else {}
+    return {k: doc[k] for k in ('seeds', 'ablations') if doc.get(k)}
+
+def _keep_study_entries(study: dict, ran: list):
+    "Put the study's entries back into results.json, except those of a model whose training stage ran again (they are stale then)."
+    rj = FIG / 'results.json'
+    if not study or not rj.is_file(): return
+    doc = json.loads(rj.read_text())
+    for key, entries in study.items():
+        kept = {n: e for n, e in entries.items() if _STUDY_STAGE.get(n.split()[0]) not in ran}
+        if kept: doc[key] = {**kept, **doc.get(key, {})}
+        if len(kept) < len(entries): print(f'[main] {key}: dropped {sorted(set(entries) - set(kept))}, retrained in this run: `make study` measures them again', flush=True)
+    rj.write_text(json.dumps(doc, indent=1))
+
 def render_readme():
     "README.md from nbs/index.ipynb: executed, markdown cells verbatim, code hidden, outputs kept."
     import nbformat
@@ -122,10 +141,12 @@ def main(argv=None):
     FIG.mkdir(exist_ok=True)
     t0, times, ran = time.time(), {}, []
     stamps = _stamps()
+    study = _study_entries()
     for name, nb, params in STAGES:
         if args.only and name not in args.only: continue
         times[name], did = run_stage(name, nb, params, stamps[name], force=args.force)
         if did: ran.append(name)
+    _keep_study_entries(study, ran)
     total = round(time.time() - t0, 1)
     tfile = FIG / 'timings.json'
     old = json.loads(tfile.read_text()) if tfile.exists() else {}
