@@ -7,7 +7,7 @@ data/runs/study/; then every run is evaluated the same way as the README table: 
 The answers go into figures/results.json under `seeds` {model: {psnr_mean: [...], ssim_mean: [...], seeds: [...]}} and
 `ablations` {name: {psnr_mean: [...], ssim_mean: [...], seeds: [...], what: ...}}, which the README reads.
 Needs `make main` first (the demo data, the published frame VAE and the README's seed-0 runs). A finished run is
-not trained again (delete its folder to redo it), so an interrupted study resumes.
+not trained again while its settings are the main job's (delete its folder to redo it), so an interrupted study resumes.
 
     python scripts/study.py                                  # what `make study` runs: seeds 0 1 2, every ablation
     python scripts/study.py --seeds 1 --only a1 a4           # a subset
@@ -42,9 +42,13 @@ def train(stage: str, seed: int, change: dict | None = None) -> Path:
     import papermill as pm
     if seed == 0 and not change and (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file(): return RUNS_DEMO
     d = run_dir(stage, seed, change)
-    if (d / MODELS[stage] / 'last.pt').is_file() and (d / 'done').is_file(): return d
     nb, params = next((nb, p) for n, nb, p in STAGES if n == stage)
     params = {**params, **(change or {}), **THREADS, 'seed': seed, 'out_dir': None, 'run_dir': str(d / MODELS[stage])}
+    done = d / 'done'
+    if (d / MODELS[stage] / 'last.pt').is_file() and done.is_file():
+        if json.loads(done.read_text()).get('params') == params: return d
+        import shutil   # trained with other settings (the main job's changed since): train again
+        print(f'[study] {d.name}: trained with other settings, removed', flush=True); shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)
     print(f'[study] {d.name}: training ({nb})', flush=True)
     t0 = time.time()
