@@ -229,7 +229,7 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
 # %% ../nbs/03_approach1.ipynb #c042
 @patch
 def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
-    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow; with the context boxes also boxes and collision probability."
+    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow; with the context boxes also boxes and collision probabilities (scene and pairs)."
     if context.ndim != 5 or context.shape[2] != 3: raise ValueError(f"Approach1: context must be (B,Tc,3,H,W), got {tuple(context.shape)}")
     if n_future < 1: raise ValueError(f"Approach1: n_future must be >= 1, got {n_future}")
     Tc = context.shape[1]
@@ -239,7 +239,7 @@ def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_bo
     if context_boxes is not None:
         if context_box_valid is None: raise ValueError("Approach1.rollout: context_boxes need context_box_valid")
         ob = self.objects(o['h'], context_boxes, context_box_valid, Tc)
-        out.update(boxes=ob['boxes'][:, s], collision=torch.sigmoid(ob['collision_logit'][:, s]))
+        out.update(boxes=ob['boxes'][:, s], collision=torch.sigmoid(ob['collision_logit'][:, s]), collision_pairs=ob['pair_prob'][:, s])
     return out
 
 # %% ../nbs/03_approach1.ipynb #c046

@@ -142,7 +142,7 @@ def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_bo
         if context_box_valid is None: raise ValueError("approach4.rollout: context_boxes need context_box_valid")
         tc = context.shape[1]
         ob = self.objects(hidden, context_boxes, context_box_valid, tc, first=tc - 1)
-        out.update(boxes=ob['boxes'], collision=torch.sigmoid(ob['collision_logit']))
+        out.update(boxes=ob['boxes'], collision=torch.sigmoid(ob['collision_logit']), collision_pairs=ob['pair_prob'])
     if self.render == 'latent': return out
     x, frames = context[:, -1], []
     for k in range(n_future):

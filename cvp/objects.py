@@ -49,7 +49,7 @@ class ObjectDynamics(nn.Module):
         self.base_logit = nn.Parameter(torch.tensor(math.log(collision_prior / (1 - collision_prior))))   # collisions no pair explains
 
     def step(self, h: torch.Tensor, b: torch.Tensor, v: torch.Tensor, m: torch.Tensor, vm: torch.Tensor):
-        "One step: grid `h (B,C,gh,gw)`, boxes `b`, velocities `v (B,N,4)`, present `m`, velocity known `vm (B,N)` -> (next boxes, velocities, collision logit (B,))."
+        "One step: grid `h (B,C,gh,gw)`, boxes `b`, velocities `v (B,N,4)`, present `m`, velocity known `vm (B,N)` -> (next boxes, velocities, collision logit (B,), pair probabilities (B,N,N))."
         ps, vs = self.pos_scale, self.vel_scale
         tok = self.obj(torch.cat([sample_at(h, box_centers(b).clamp(0, 1)), b * ps, v * vs, vm[..., None].to(b)], -1))
         N = b.shape[1]
@@ -64,10 +64,10 @@ class ObjectDynamics(nn.Module):
         keep = torch.triu(pm, diagonal=1)
         # noisy-OR: P(no collision) = (1 - base) * prod over pairs (1 - p_ij); its log is -softplus(logit) summed
         s = -F.softplus(self.base_logit).to(l) - (F.softplus(l) * keep.to(l)).sum((1, 2))
-        return b + v_next, v_next, torch.log(-torch.expm1(s)) - s                # logit of 1 - exp(s)
+        return b + v_next, v_next, torch.log(-torch.expm1(s)) - s, torch.sigmoid(l) * pm.to(l)   # logit of 1 - exp(s); p_ij (0 off pairs)
 
     def forward(self, hs: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor, n_obs: int | None = None, first: int = 0) -> dict:
-        "Hidden states `hs (B,S,C,gh,gw)` of steps `first..first+S-1`, observed `boxes (B,To,N,4)`, `valid (B,To,N)` of frames 0..To-1, the first `n_obs` (default To) used -> `boxes (B,S,N,4)` of frames first+1..first+S, `collision_logit (B,S)`."
+        "Hidden states `hs (B,S,C,gh,gw)` of steps `first..first+S-1`, observed `boxes (B,To,N,4)`, `valid (B,To,N)` of frames 0..To-1, the first `n_obs` (default To) used -> `boxes (B,S,N,4)` of frames first+1..first+S, `collision_logit (B,S)`, `pair_prob (B,S,N,N)`."
         if hs.ndim != 5 or hs.shape[2] != self.hid_ch: raise ValueError(f"ObjectDynamics: hs must be (B,S,{self.hid_ch},gh,gw), got {tuple(hs.shape)}")
         B, S = hs.shape[:2]
         if boxes.ndim != 4 or boxes.shape[-1] != 4 or boxes.shape[0] != B or tuple(valid.shape) != tuple(boxes.shape[:3]):
@@ -76,16 +76,16 @@ class ObjectDynamics(nn.Module):
         if not 1 <= n_obs <= boxes.shape[1]: raise ValueError(f"ObjectDynamics: n_obs={n_obs} must be in 1..{boxes.shape[1]} (the frames with boxes)")
         if not 0 <= first < n_obs: raise ValueError(f"ObjectDynamics: the first step ({first}) must have an observed frame (n_obs={n_obs})")
         boxes, valid = torch.nan_to_num(boxes.to(hs.dtype)), valid.bool()
-        out_b, out_l = [], []
+        out_b, out_l, out_p = [], [], []
         for t in range(first, first + S):
             if t < n_obs:                                   # observed: the true box, velocity from the last two frames
                 b, m = boxes[:, t], valid[:, t]
                 vm = m & valid[:, t - 1] if t > 0 else torch.zeros_like(m)
                 v = torch.where(vm[..., None], b - boxes[:, t - 1], torch.zeros_like(b)) if t > 0 else torch.zeros_like(b)
-            b, v, logit = self.step(hs[:, t - first], b, v, m, vm)
+            b, v, logit, pp = self.step(hs[:, t - first], b, v, m, vm)
             vm = m
-            out_b.append(b); out_l.append(logit)
-        return {'boxes': torch.stack(out_b, 1), 'collision_logit': torch.stack(out_l, 1)}
+            out_b.append(b); out_l.append(logit); out_p.append(pp)
+        return {'boxes': torch.stack(out_b, 1), 'collision_logit': torch.stack(out_l, 1), 'pair_prob': torch.stack(out_p, 1)}
 
 # %% ../nbs/01f_objects.ipynb #84d6f984
 def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
