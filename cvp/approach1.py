@@ -210,7 +210,7 @@ def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, fee
 # %% ../nbs/03_approach1.ipynb #c037
 @patch
 def loss_terms(self: Approach1, batch: dict) -> dict:
-    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE; object box L1 and collision focal (where the batch has targets)."
+    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE; object box L1, collision and pair-collision focal (where the batch has targets)."
     frames = batch['frames']
     if frames.ndim != 5 or frames.shape[1] <= self.n_context:
         raise ValueError(f"Approach1: batch['frames'] must be (B,T,3,H,W) with T > n_context={self.n_context}, got {tuple(frames.shape)}")
@@ -222,7 +222,7 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
     if 'flow_bwd' in batch: terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'], self.flow_eps)
     if 'boxes' in batch and 'box_valid' in batch:   # the object heads start from the context boxes, as in the evaluation
         ob = self.objects(o['h'], batch['boxes'][:, :self.n_context], batch['box_valid'][:, :self.n_context], self.n_context)
-        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch.get('collision'), size=self.size[1],
+        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch.get('collision'), batch.get('collision_pairs'), size=self.size[1],
                                   focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma))
     return terms
 

@@ -190,7 +190,7 @@ def loss_terms(self: Approach4, batch: dict) -> dict:
     terms['residual'] = (out['residual'] - (z[:, 1:] - out['warped'] * out['mask']).detach()).abs().mean()
     if 'boxes' in batch:                     # the object heads start from the context boxes, as in the evaluation
         ob = self.objects(out['h'], batch['boxes'][:, :self.n_context], batch['box_valid'][:, :self.n_context], self.n_context)
-        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch['collision'], size=self.size[1]))
+        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch['collision'], batch.get('collision_pairs'), size=self.size[1]))
     n = out['z'].shape[0] * out['z'].shape[1]
     k = max(1, round(self.decode_frac * n))
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
