@@ -5,6 +5,11 @@ asks what simple rules reach when they are handed the *true* future (an upper re
 of frames t and t+1 (what the object heads predict), and the simulator's 3D object positions (which no model here
 sees). A rule scores a transition by the pair of objects that comes closest to contact between t and t+1.
 
+The second part asks the evaluation's *event* question (`collision_event_ap`): for each pair of objects seen in the
+last context frame, will these two collide during the rollout? A rule scores a pair by how close its boxes come over
+the rollout: extrapolated at constant velocity (the `constant_velocity` baseline's score, `pair_proximity`) or the
+true future boxes.
+
     python scripts/collision_predictability.py                  # demo preset validation clips (after `make main`)
     python scripts/collision_predictability.py demo train       # the 400 training clips: 10x the positives
 """
@@ -14,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from cvp.metrics import protocol_clips, average_precision, _extrapolate_boxes
+from cvp.metrics import protocol_clips, average_precision, _extrapolate_boxes, pair_proximity
 from cvp.objects import box_gap, box_centers
 from cvp.synthetic import ensure_mini_clevrer
 
@@ -51,6 +56,32 @@ def main(preset: str = 'demo', split: str = 'validation', n_context: int = 6, n_
     y = torch.tensor(y)
     print(f"{len(ds)} clips x {n_future} future transitions, {int(y.sum())} with a collision (positive rate {y.mean():.3f} = the AP of a constant score)")
     for k, s in rules.items(): print(f"  AP {average_precision(torch.tensor(s), y):.3f}  {k}")
+    events(ds, n_context, n_future)
+
+
+def events(ds, n_context, n_future):
+    "Per pair of objects seen in the last context frame: does it collide in the rollout? AP of closest-approach rules."
+    rules = {'2D boxes, constant velocity: closest approach of the centres': [], '2D boxes, true future: closest approach of the centres': [],
+             '2D boxes, true future: smallest gap': []}
+    y = []
+    for i in range(len(ds)):
+        x = ds[i]
+        b, v = x['boxes'], x['box_valid']
+        pv = v[n_context - 1]
+        keep = torch.triu(pv[:, None] & pv[None], diagonal=1)
+        y.append(x['collision_pairs'][n_context - 1:n_context - 1 + n_future].amax(0)[keep])
+        cv = _extrapolate_boxes(b[None, :n_context], v[None, :n_context], n_future)
+        rules['2D boxes, constant velocity: closest approach of the centres'].append(pair_proximity(cv, pv[None])[0].amax(0)[keep])
+        fut, fv = b[n_context:n_context + n_future], v[n_context:n_context + n_future]
+        both = fv[:, :, None] & fv[:, None]                                     # only where both boxes are seen
+        rules['2D boxes, true future: closest approach of the centres'].append(
+            (pair_proximity(fut[None], pv[None])[0] * both).amax(0)[keep])
+        gap = box_gap(fut[:, :, None], fut[:, None]).masked_fill(~both, 9)
+        rules['2D boxes, true future: smallest gap'].append(-gap.amin(0)[keep])
+    y = torch.cat(y)
+    print(f"{len(ds)} clips, {len(y)} pairs of objects seen in the last context frame, {int(y.sum())} collide in the rollout "
+          f"(positive rate {y.float().mean():.3f} = the AP of a constant score)")
+    for k, s in rules.items(): print(f"  event AP {average_precision(torch.cat(s), y):.3f}  {k}")
 
 
 if __name__ == '__main__':

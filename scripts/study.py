@@ -96,10 +96,13 @@ def main(argv=None):
     rj = FIG / 'results.json'
     if not rj.is_file(): sys.exit('[study] figures/results.json is missing: run `make main` first')
     def record(key, name, entry):
-        "Write one finished entry into results.json at once, so an interrupted study keeps what it measured."
+        "Write one finished entry into results.json at once, so an interrupted study keeps what it measured (locked: studies may run side by side)."
+        import fcntl
         from cvp.core import atomic_write
-        doc = json.loads(rj.read_text()); doc.setdefault(key, {})[name] = entry
-        with atomic_write(rj, 'w') as f: json.dump(doc, f, indent=1)
+        with open(rj.with_suffix('.lock'), 'w') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            doc = json.loads(rj.read_text()); doc.setdefault(key, {})[name] = entry
+            with atomic_write(rj, 'w') as f: json.dump(doc, f, indent=1)
         print(f"[study] {key} {name}: PSNR {entry['psnr_mean']}", flush=True)
     # cheapest complete answer first: the latent pair (approach 3 vs 2), then the flow ablations, then the flow-warping approaches' seeds
     first = [s for s in stages if s in ('a2', 'a3')]
