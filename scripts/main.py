@@ -65,6 +65,14 @@ def _stamps():
     return out
 
 
+def job_env():
+    "The environment the notebooks' kernels inherit (unless already set): no plot windows, OpenMP threads that wait by sleeping."
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    # spinning waits: beside another job on 2 cores, RAFT training (2 threads) took 11-14 s per step spinning and 1.5 s
+    # passive (this machine; idle it takes about 0.6 s)
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+
+
 def run_stage(name, nb, params, stamp, force=False):
     "Execute one notebook with papermill; skip when it already finished with this stamp."
     import papermill as pm
@@ -134,7 +142,7 @@ def main(argv=None):
     if args.list:
         for n, nb, p in STAGES: print(f'{n:6s} {nb:24s} {p}')
         return
-    os.environ.setdefault('MPLBACKEND', 'Agg')
+    job_env()
     import logging   # papermill logs each executed cell and its output at INFO: the progress of a stage
     logging.basicConfig(level=logging.INFO, format='  %(message)s', stream=sys.stdout)
     logging.getLogger('traitlets').setLevel(logging.ERROR)

@@ -18,7 +18,7 @@ import argparse, json, os, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from main import ROOT, FIG, STAGES, RUNS_DEMO   # the main job's settings are the study's settings
+from main import ROOT, FIG, STAGES, RUNS_DEMO, job_env   # the main job's settings are the study's settings
 
 STUDY = ROOT / 'data' / 'runs' / 'study'
 MODELS = {'a1': 'approach1', 'a2': 'approach2', 'a3': 'approach3', 'a4': 'approach4'}
@@ -92,7 +92,7 @@ def main(argv=None):
         for s in stages: print(f'seeds {a.seeds}: {MODELS[s]}')
         for k, (s, ch, what) in abl.items(): print(f'ablation {k}: {what}')
         return
-    os.environ.setdefault('MPLBACKEND', 'Agg')
+    job_env()
     rj = FIG / 'results.json'
     if not rj.is_file(): sys.exit('[study] figures/results.json is missing: run `make main` first')
     def record(key, name, entry):
