@@ -104,16 +104,12 @@ def loss_terms(self: Approach3, batch: dict) -> dict:
 
 # %% ../nbs/05_approach3.ipynb #c019
 @patch
-def rollout(self: Approach3, context: torch.Tensor, n_future: int) -> dict:
-    "Approach 2's rollout (frames decoded from the predicted latents) and, for information, the head's flow from the unroll's inputs and predictions."
-    check_clip(context, 'context')
-    if tuple(context.shape[-2:]) != self.size: raise ValueError(f"context frames must be {self.size}, got {tuple(context.shape[-2:])}")
-    if n_future < 1: raise ValueError(f"n_future must be >= 1, got {n_future}")
-    tc = context.shape[1]
-    out = self.unroll(self.encode(context), tc - 1 + n_future, feedback_from=tc)
+def rollout_extras(self: Approach3, out: dict, first: int) -> dict:
+    "For information, the head's `flow (B,n,2,H,W)` of the steps `first:`, read from the unroll's inputs and predictions (`z_{t-1}`, `z_t`, predicted `z_{t+1}`): the frames are approach 2's."
     zi = out['z_in']
-    flow = self.flow_from(out['h'], torch.cat([zi[:, :1], zi[:, :-1]], 1), zi, out['z'])    # z_{t-1}, z_t, predicted z_{t+1}
-    return {'frames': self.decode(out['z'][:, tc - 1:]).clamp(0, 1), 'flow': flow[:, tc - 1:]}
+    z_prev = torch.cat([zi[:, :1], zi[:, :-1]], 1)                     # the first future step reads the last context step's input
+    return {'flow': self.flow_from(*(x[:, first:] for x in (out['h'], z_prev, zi, out['z'])))}
+
 
 # %% ../nbs/05_approach3.ipynb #c020
 @patch

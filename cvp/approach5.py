@@ -146,8 +146,9 @@ def decode(self: Approach5, z: torch.Tensor) -> torch.Tensor:
     return self.vae.decode(z.flatten(0, 1)).unflatten(0, z.shape[:2])
 
 @patch
-def rollout_extras(self: Approach5, out: dict) -> dict:
-    "The rollout's `flow (B,n,2,H,W)` from the predicted motion latents; with the gate also `occlusion (B,n,1,H,W)`: moved the step before, static now."
+def rollout_extras(self: Approach5, out: dict, first: int) -> dict:
+    "The rollout's `flow (B,n,2,H,W)` from the predicted motion latents of the steps `first:`; with the gate also `occlusion (B,n,1,H,W)`: moved the step before, static now."
+    out = {k: v[:, first:] for k, v in out.items()}
     m_in, m = self.split(out['z_in'])[1], self.split(out['z'])[1]
     if self.gate is None: return {'flow': self.decode_flow(m)}
     f = self.decode_flow(m)
