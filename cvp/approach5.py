@@ -44,13 +44,14 @@ class Approach5(LatentDynamics):
     "Seed approach 5: frozen frame VAE + frozen flow VAE; one temporal model predicts both next latents `[a_{t+1}, m_{t+1}]`."
     def __init__(self, *, flow_vae_preset: str | None = None, flow_vae_path: str | None = None, flow_vae_kwargs: dict | None = None,
                  flow_vae: nn.Module | None = None, motion_width: int = 64, decode_frac: float = 1.0, gate: bool = False,
-                 render: str = 'latent', moving_px: float = 0.5, flow_balance: float = 0.0, **kw):
+                 render: str = 'latent', moving_px: float = 0.5, flow_balance: float = 0.0, flow_gated: bool = False, **kw):
         super().__init__(**kw)
         if not 0 < decode_frac <= 1: raise ValueError(f"approach5: decode_frac must be in (0, 1], got {decode_frac}")
         if render not in ('latent', 'composite'): raise ValueError(f"approach5: render must be 'latent' or 'composite', got {render!r}")
         if render == 'composite' and not gate: raise ValueError("approach5: render='composite' needs the motion gate (gate=True)")
         if not 0 <= flow_balance < 1: raise ValueError(f"approach5: flow_balance must be in [0, 1), got {flow_balance}")
-        self.decode_frac, self.render, self.moving_px, self.flow_balance = decode_frac, render, moving_px, flow_balance
+        if flow_gated and not gate: raise ValueError("approach5: flow_gated needs the motion gate (gate=True)")
+        self.decode_frac, self.render, self.moving_px, self.flow_balance, self.flow_gated = decode_frac, render, moving_px, flow_balance, flow_gated
         fkw = {'flow_key': 'flow_bwd', **{k: v for k, v in (kw.get('vae_kwargs') or {}).items() if k in ('stride', 'down', 'data_root')},
                **(flow_vae_kwargs or {})}                               # backward flow, on the frame VAE's grid and data by default
         self.flow_vae = flow_vae if flow_vae is not None else pretrained_vae(
@@ -195,11 +196,15 @@ def loss_terms(self: Approach5, batch: dict) -> dict:
     n = b * (T - 1); k = max(1, round(self.decode_frac * n))
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
     sel = lambda x: x.flatten(0, 1)[idx][None]
+    fd = self.decode_flow(sel(pm))
+    gl = self.gate_logits(sel(pm), fd) if self.flow_gated else None          # flow_gated: the moving pixels' EPE on the gated flow, as the rollout gives it
+    fl = torch.where(sel(fb).norm(dim=2, keepdim=True) > self.moving_px, fd * torch.sigmoid(gl), fd) if self.flow_gated else fd
     terms = {'latent_app': latent_distance(pa, a[:, 1:], self.latent_kind), 'latent_flow': latent_distance(pm, m_true, self.latent_kind),
-             'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(), 'flow': epe_loss(fd := self.decode_flow(sel(pm)), sel(fb), moving=self.moving_px, weight=self.flow_balance),
+             'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(),
+             'flow': epe_loss(fl, sel(fb), moving=self.moving_px, weight=self.flow_balance),
              'motion': (m_est - m_true).abs().mean()}
     if self.gate is not None:            # where the flow is nonzero at all: the gate of the predicted motion latents vs |true flow| > moving_px
-        terms['gate'] = F.binary_cross_entropy_with_logits(self.gate_logits(sel(pm), fd), (sel(fb).norm(dim=2, keepdim=True) > self.moving_px).to(pm))
+        terms['gate'] = F.binary_cross_entropy_with_logits(self.gate_logits(sel(pm), fd) if gl is None else gl, (sel(fb).norm(dim=2, keepdim=True) > self.moving_px).to(pm))
     return terms
 
 # %% ../nbs/07_approach5.ipynb #c017
