@@ -210,7 +210,7 @@ def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, fee
 # %% ../nbs/03_approach1.ipynb #c037
 @patch
 def loss_terms(self: Approach1, batch: dict) -> dict:
-    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE; object box L1 and collision focal (where the batch has targets)."
+    "Unweighted loss terms over every transition of the clip: frame, warped, residual L1; flow EPE; object box L1, collision and pair-collision focal (where the batch has targets)."
     frames = batch['frames']
     if frames.ndim != 5 or frames.shape[1] <= self.n_context:
         raise ValueError(f"Approach1: batch['frames'] must be (B,T,3,H,W) with T > n_context={self.n_context}, got {tuple(frames.shape)}")
@@ -222,14 +222,14 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
     if 'flow_bwd' in batch: terms['flow'] = epe_loss(o['flow'], batch['flow_bwd'], self.flow_eps)
     if 'boxes' in batch and 'box_valid' in batch:   # the object heads start from the context boxes, as in the evaluation
         ob = self.objects(o['h'], batch['boxes'][:, :self.n_context], batch['box_valid'][:, :self.n_context], self.n_context)
-        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch.get('collision'), size=self.size[1],
+        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch.get('collision'), batch.get('collision_pairs'), size=self.size[1],
                                   focal_alpha=self.focal_alpha, focal_gamma=self.focal_gamma))
     return terms
 
 # %% ../nbs/03_approach1.ipynb #c042
 @patch
 def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
-    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow; with the context boxes also boxes and collision probability."
+    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow; with the context boxes also boxes and collision probabilities (scene and pairs)."
     if context.ndim != 5 or context.shape[2] != 3: raise ValueError(f"Approach1: context must be (B,Tc,3,H,W), got {tuple(context.shape)}")
     if n_future < 1: raise ValueError(f"Approach1: n_future must be >= 1, got {n_future}")
     Tc = context.shape[1]
@@ -239,7 +239,7 @@ def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_bo
     if context_boxes is not None:
         if context_box_valid is None: raise ValueError("Approach1.rollout: context_boxes need context_box_valid")
         ob = self.objects(o['h'], context_boxes, context_box_valid, Tc)
-        out.update(boxes=ob['boxes'][:, s], collision=torch.sigmoid(ob['collision_logit'][:, s]))
+        out.update(boxes=ob['boxes'][:, s], collision=torch.sigmoid(ob['collision_logit'][:, s]), collision_pairs=ob['pair_prob'][:, s])
     return out
 
 # %% ../nbs/03_approach1.ipynb #c046

@@ -143,7 +143,7 @@ def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_bo
         if context_box_valid is None: raise ValueError("approach4.rollout: context_boxes need context_box_valid")
         tc = context.shape[1]
         ob = self.objects(hidden, context_boxes, context_box_valid, tc, first=tc - 1)
-        out.update(boxes=ob['boxes'], collision=torch.sigmoid(ob['collision_logit']))
+        out.update(boxes=ob['boxes'], collision=torch.sigmoid(ob['collision_logit']), collision_pairs=ob['pair_prob'])
     if self.render == 'latent': return out
     x, frames = context[:, -1], []
     for k in range(n_future):
@@ -191,7 +191,7 @@ def loss_terms(self: Approach4, batch: dict) -> dict:
     terms['residual'] = (out['residual'] - (z[:, 1:] - out['warped'] * out['mask']).detach()).abs().mean()
     if 'boxes' in batch:                     # the object heads start from the context boxes, as in the evaluation
         ob = self.objects(out['h'], batch['boxes'][:, :self.n_context], batch['box_valid'][:, :self.n_context], self.n_context)
-        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch['collision'], size=self.size[1]))
+        terms.update(object_terms(ob, batch['boxes'], batch['box_valid'], batch['collision'], batch.get('collision_pairs'), size=self.size[1]))
     n = out['z'].shape[0] * out['z'].shape[1]
     k = max(1, round(self.decode_frac * n))
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)

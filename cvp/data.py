@@ -20,8 +20,8 @@ from .core import _repo_root, DATA_DIR, DataError, _fsync_path, atomic_write, fi
 __all__ = ['SPLITS', 'MAX_OBJECTS', 'CLEVRER_VELOCITY_SCALE', 'CLEVRER_FILES', 'split_of', 'video_path', 'annotation_path',
            'sim_path', 'list_videos', 'VideoError', 'AnnotationError', 'toy_scene', 'toy_object_mask', 'rgb_to_yuv420p',
            'write_video', 'resize_frames', 'read_video', 'video_info', 'check_annotation', 'load_annotation',
-           'save_annotation', 'object_states', 'collision_labels', 'decode_rle', 'encode_rle', 'masks_to_boxes',
-           'proposal_path', 'load_proposals', 'proposal_boxes', 'frame_cache_path', 'cached_frames',
+           'save_annotation', 'object_states', 'collision_labels', 'collision_pair_labels', 'decode_rle', 'encode_rle',
+           'masks_to_boxes', 'proposal_path', 'load_proposals', 'proposal_boxes', 'frame_cache_path', 'cached_frames',
            'write_toy_clevrer', 'build_frame_cache', 'flow_cache_path', 'write_flow_cache', 'read_flow_cache',
            'ensure_flow_cache', 'ClevrerClips', 'clip_loader', 'download', 'safe_extract', 'download_clevrer',
            'show_clip', 'clevrer_samples_root', 'tree_snapshot', 'benchmark_loader']
@@ -131,7 +131,7 @@ def rgb_to_yuv420p(frame) -> np.ndarray:
     return np.concatenate([np.rint(p).clip(0, 255).astype(np.uint8).ravel() for p in (y, u, v)]).reshape(H * 3 // 2, W)
 
 def write_video(path, frames, fps: int = 25, crf: int = 18) -> Path:
-    "Encode uint8 RGB frames (T,H,W,3) as an H.264 (libx264, yuv420p, one thread) mp4 at `path`, atomically; the same frames give the same bytes."
+    "Encode uint8 RGB frames (T,H,W,3) as an H.264 (libx264, yuv420p, one thread, no lookahead) mp4 at `path`, atomically; the same frames give the same bytes."
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"{path}: frames must be uint8 (T>0,H,W,3), got {frames.dtype} {frames.shape}")
@@ -141,7 +141,8 @@ def write_video(path, frames, fps: int = 25, crf: int = 18) -> Path:
         with av.open(str(tmp), mode='w', format='mp4') as c:
             s = c.add_stream('libx264', rate=fps)
             s.width, s.height, s.pix_fmt = W, H, 'yuv420p'
-            s.options = {'crf': str(crf), 'threads': '1'}   # x264's output depends on its thread count: one, on every machine
+            # x264's output depends on its thread count (one, on every machine) and, on a busy CPU, on its lookahead: off
+            s.options = {'crf': str(crf), 'threads': '1', 'x264-params': 'rc-lookahead=0:mbtree=0'}
             for f in frames:   # converted here: PyAV's own rgb24 -> yuv420p inside encode() differed between runs
                 for pkt in s.encode(av.VideoFrame.from_ndarray(rgb_to_yuv420p(f), format='yuv420p')): c.mux(pkt)
             for pkt in s.encode(): c.mux(pkt)
@@ -292,6 +293,18 @@ def collision_labels(ann, frame_ids) -> np.ndarray:
     for c in ann['collision']:
         i = int(np.searchsorted(f, c['frame_id'], side='left')) - 1
         if 0 <= i < len(lab): lab[i] = 1
+    return lab
+
+def collision_pair_labels(ann, frame_ids, max_objects: int = MAX_OBJECTS, source=None) -> np.ndarray:
+    "(len(frame_ids)-1, max_objects, max_objects) float32, symmetric: [i, a, b] = 1 where objects a and b collide at a frame f in (frame_ids[i], frame_ids[i+1]]."
+    scene = collision_labels({'collision': []}, frame_ids)            # checks frame_ids
+    f, lab = np.asarray(frame_ids), np.zeros((len(scene), max_objects, max_objects), np.float32)
+    for c in ann['collision']:
+        a, b = c['object_ids']
+        if not (0 <= a < max_objects and 0 <= b < max_objects) or a == b:
+            raise AnnotationError(f"collision at frame {c['frame_id']} between objects {a} and {b}: ids must differ and fit max_objects={max_objects}", source)
+        i = int(np.searchsorted(f, c['frame_id'], side='left')) - 1
+        if 0 <= i < len(lab): lab[i, a, b] = lab[i, b, a] = 1
     return lab
 
 # %% ../nbs/00_data.ipynb #678b787c
@@ -637,6 +650,7 @@ def __getitem__(self, i) -> dict:
     d = self._video_data(v)
     if self.annotations:
         out['collision'] = torch.from_numpy(collision_labels(d['ann'], ids))
+        out['collision_pairs'] = torch.from_numpy(collision_pair_labels(d['ann'], ids, self.max_objects, annotation_path(self.root, self.split, v)))
         for k in ('location', 'velocity', 'visible'): out[k] = torch.from_numpy(d[k][ids])
     if self.box_source: out['boxes'], out['box_valid'] = torch.from_numpy(d['boxes'][ids]), torch.from_numpy(d['box_valid'][ids])
     out['video_index'], out['start'] = int(v), int(ids[0])

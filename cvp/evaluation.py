@@ -97,12 +97,12 @@ def _steps_cell(v, steps=STEPS_SHOWN) -> str:
     return ' / '.join(_fmt(float(v[s - 1]), '{:.1f}') for s in steps if s <= len(v)) or '–'
 
 def summary_table(results: dict, meta: dict | None = None) -> str:
-    "README table: model, PSNR (mean, at steps 1/4/7/10), SSIM, LPIPS, flow EPE (all / moving pixels), box IoU, collision AP, whole-run training time (clips/s), notes."
+    "README table: model, PSNR (mean, at steps 1/4/7/10), SSIM, LPIPS, flow EPE (all / moving pixels), box IoU, collision AP (per transition, per pair over the rollout), whole-run training time (clips/s), notes."
     meta = meta or {}
     n = max((len(r['psnr']) for r in results.values() if r.get('psnr') is not None), default=max(STEPS_SHOWN))
     shown = '/'.join(f'+{s}' for s in STEPS_SHOWN if s <= n)
-    lines = [f'| model | PSNR ↑ | PSNR at {shown} | SSIM ↑ | LPIPS ↓ | flow EPE ↓ | EPE moving ↓ | box IoU ↑ | collision AP ↑ | training (whole run) | notes |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+    lines = [f'| model | PSNR ↑ | PSNR at {shown} | SSIM ↑ | LPIPS ↓ | flow EPE ↓ | EPE moving ↓ | box IoU ↑ | collision AP ↑ | collision event AP ↑ | training (whole run) | notes |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
     for name, r in results.items():
         m = meta.get(name, {})
         lp = r.get('lpips_mean')
@@ -110,7 +110,7 @@ def summary_table(results: dict, meta: dict | None = None) -> str:
         tt = fmt_seconds(m.get('train_seconds')) + (f" ({m['clips_per_s']:.1f} clips/s)" if m.get('clips_per_s') else '')
         lines.append(f"| {name} | {_fmt(r.get('psnr_mean'), '{:.2f}')} | {_steps_cell(r.get('psnr'))} | {_fmt(r.get('ssim_mean'), '{:.3f}')} | {lp} | "
                      f"{_fmt(r.get('epe_mean'), '{:.3f}')} | {_fmt(r.get('epe_moving_mean'), '{:.3f}')} | {_fmt(r.get('box_iou_mean'), '{:.3f}')} | "
-                     f"{_fmt(r.get('collision_ap'), '{:.3f}')} | {tt} | {m.get('notes', '')} |")
+                     f"{_fmt(r.get('collision_ap'), '{:.3f}')} | {_fmt(r.get('collision_event_ap'), '{:.3f}')} | {tt} | {m.get('notes', '')} |")
     return '\n'.join(lines)
 
 # %% ../nbs/09_evaluation.ipynb #597c6091
@@ -172,6 +172,11 @@ def results_markdown(results: dict, meta: dict, protocol: dict, *, skipped: dict
     cr = next((r['collision_positive_rate'] for r in results.values() if r.get('collision_positive_rate') is not None), None)
     if cr is not None: read.append(f"Collision AP against chance: {cr:.1%} of the predicted frame pairs hold a collision, the AP of a constant score "
                                    "(copy_last's).")
+    ev = next((r for r in results.values() if r.get('collision_event_pairs')), None)
+    if ev: read.append(f"Collision event AP: for each pair of objects seen in the last context frame, will these two collide during the rollout? "
+                       f"{ev['collision_event_positives']} of {ev['collision_event_pairs']} pairs do ({ev['collision_event_positive_rate']:.1%}, the AP of a "
+                       "constant score); the score is the pair's highest collision score over the rollout (constant velocity: how close the "
+                       "extrapolated boxes come).")
     out = [head, '', summary_table(results, meta), ''] + [f'*{x}*' for x in read] + ([''] if read else [])
     out += ['**Offline fallbacks and notes.**', ''] + [f'- {x}' for x in fb]
     if skipped: out += ['', '**Not evaluated.** ' + '; '.join(f'{k}: {v}' for k, v in skipped.items()) + '.']

@@ -17,7 +17,8 @@ from .data import ClevrerClips, _hw
 # %% auto #0
 __all__ = ['PSNR_CAP', 'PROTOCOL', 'MOVING_PX', 'psnr', 'gaussian_kernel1d', 'ssim', 'LPIPSUnavailable', 'backbone_weights',
            'LPIPSMetric', 'epe_map', 'flow_epe', 'average_precision', 'f1_score', 'box_iou', 'CopyLast', 'TrueFlowWarp',
-           'carry_flow', 'ConstantVelocity', 'protocol_clips', 'evaluate', 'results_table', 'plot_per_step']
+           'carry_flow', 'pair_proximity', 'ConstantVelocity', 'protocol_clips', 'evaluate', 'results_table',
+           'plot_per_step']
 
 # %% ../nbs/01c_metrics.ipynb #c010
 def _check_pair(pred, target, what):
@@ -192,7 +193,9 @@ class CopyLast(CVPModel):
         out = {'frames': context[:, -1:].expand(-1, n_future, -1, -1, -1).clone(),
                'flow': context.new_zeros(B, n_future, 2, H, W),          # nothing moves
                'collision': context.new_zeros(B, n_future)}               # one constant score: AP = the positive rate
-        if context_boxes is not None: out['boxes'] = context_boxes[:, -1:].expand(-1, n_future, -1, -1).clone()
+        if context_boxes is not None:
+            out['boxes'] = context_boxes[:, -1:].expand(-1, n_future, -1, -1).clone()
+            N = context_boxes.shape[2]; out['collision_pairs'] = context.new_zeros(B, n_future, N, N)   # constant: AP = the positive rate
         return out
 
 # %% ../nbs/01c_metrics.ipynb #c034
@@ -239,6 +242,13 @@ def _extrapolate_boxes(boxes, valid, n_future:int) -> torch.Tensor:
     k = torch.arange(1, n_future + 1, device=boxes.device, dtype=boxes.dtype).view(1, -1, 1, 1)
     return boxes[:, -1:] + k * v[:, None]
 
+def pair_proximity(boxes, present, scale: float = 0.05) -> torch.Tensor:
+    "Per step and pair of present objects, exp(-distance of the box centres / `scale`): boxes `(B,S,N,4)`, present `(B,N)` -> `(B,S,N,N)`, 0 off pairs. A ranking score of 'about to touch', not a probability."
+    c = (boxes[..., :2] + boxes[..., 2:]) / 2
+    d = (c[..., :, None, :] - c[..., None, :, :]).pow(2).sum(-1).sqrt()
+    pm = present[:, :, None] & present[:, None] & ~torch.eye(boxes.shape[2], dtype=torch.bool, device=boxes.device)
+    return torch.exp(-d / scale) * pm[:, None].to(d)
+
 @register('constant_velocity')
 class ConstantVelocity(CVPModel):
     "Baseline: the motion of the last context pair carried forward (frames, flow, boxes); needs the context flow."
@@ -259,7 +269,10 @@ class ConstantVelocity(CVPModel):
         for k in range(1, n_future + 1):
             fk = carry_flow(b, k); x = backward_warp(x, fk); frames.append(x); flows.append(fk)
         out = {'frames': torch.stack(frames, 1), 'flow': torch.stack(flows, 1)}
-        if context_boxes is not None and context_boxes.shape[1] >= 2: out['boxes'] = _extrapolate_boxes(context_boxes, context_box_valid, n_future)
+        if context_boxes is not None and context_boxes.shape[1] >= 2:
+            out['boxes'] = _extrapolate_boxes(context_boxes, context_box_valid, n_future)
+            present = context_box_valid[:, -1].bool() if context_box_valid is not None else torch.ones(context_boxes.shape[:1] + context_boxes.shape[2:3], dtype=torch.bool, device=context.device)
+            out['collision_pairs'] = pair_proximity(out['boxes'], present)    # pairs whose extrapolated boxes come close
         return out
 
 # %% ../nbs/01c_metrics.ipynb #a615215e
@@ -284,7 +297,7 @@ MOVING_PX = 0.5   # a pixel moves when its true flow is longer than this (px)
 @torch.no_grad()
 def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_size:int=8, device='auto', lpips=None,
              max_clips:int|None=None, num_workers:int=0) -> dict:
-    "Per-step PSNR/SSIM/(LPIPS) averaged over clips, their means, and flow EPE (all / moving pixels), collision AP,F1 (+ positive rate), box IoU where predicted."
+    "Per-step PSNR/SSIM/(LPIPS) averaged over clips, their means, and flow EPE (all / moving pixels), collision AP,F1 (+ positive rate), pair collision-event AP, box IoU where predicted."
     device = resolve_device(device) if isinstance(device, str) else torch.device(device)
     if isinstance(lpips, str): lpips = LPIPSMetric(lpips, device)
     name = getattr(model_or_fn, 'registry_name', getattr(model_or_fn, '__name__', type(model_or_fn).__name__))
@@ -296,7 +309,7 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
     needs_flow = getattr(model_or_fn, 'needs_true_flow', False)
     needs_ctx_flow, ctx_boxes = getattr(model_or_fn, 'needs_context_flow', False), getattr(model_or_fn, 'uses_context_boxes', False)
     use_lp = lpips is not None and lpips.available
-    S, n, coll_s, coll_y = {}, 0, [], []
+    S, n, coll_s, coll_y, ev_s, ev_y = {}, 0, [], [], [], []
     batches = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     for batch in tqdm(batches, desc=f'evaluate {name}', leave=False, delay=5):   # shown only past 5 s, removed when done
         fr = batch['frames']
@@ -330,6 +343,10 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
             for t in (1, 3, 5): _acc(S, f'{t}px', (e < t).float().sum())
         if 'collision' in out and 'collision' in batch:
             coll_s.append(out['collision'].float().cpu().flatten()); coll_y.append(batch['collision'][:, fut].cpu().flatten())
+        if 'collision_pairs' in out and 'collision_pairs' in batch and 'box_valid' in batch:     # will these two collide in the rollout?
+            pv = batch['box_valid'][:, n_context - 1].bool()                                # objects seen in the last context frame
+            keep = torch.triu(pv[:, :, None] & pv[:, None], diagonal=1)
+            ev_s.append(out['collision_pairs'].float().cpu().amax(1)[keep]); ev_y.append(batch['collision_pairs'][:, fut].amax(1)[keep])
         if 'boxes' in out and 'boxes' in batch and 'box_valid' in batch:
             gtb, v = batch['boxes'][:, n_context:n_context + n_future].to(device), batch['box_valid'][:, n_context:n_context + n_future].to(device)
             iou = box_iou(out['boxes'].float(), gtb, pairwise=False).nan_to_num(0.0)
@@ -352,6 +369,10 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
         sc, y = torch.cat(coll_s), torch.cat(coll_y)
         r['collision_ap'], r['collision_f1'] = average_precision(sc, y), f1_score(sc >= 0.5, y)
         r['collision_positive_rate'] = float(y.float().mean())     # the AP of a constant score: chance
+    if ev_s:
+        sc, y = torch.cat(ev_s), torch.cat(ev_y)
+        r['collision_event_ap'], r['collision_event_positive_rate'] = average_precision(sc, y), float(y.float().mean()) if len(y) else float('nan')
+        r['collision_event_pairs'], r['collision_event_positives'] = int(len(y)), int(y.sum())
     if 'iou' in S:
         r['box_iou'] = (S['iou'] / S['iou_n'].clamp(min=1)).cpu().numpy(); r['box_iou_mean'] = float(S['iou'].sum() / S['iou_n'].sum().clamp(min=1))
     return r
@@ -359,6 +380,7 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
 # %% ../nbs/01c_metrics.ipynb #c043
 _COLUMNS = [('psnr_mean', 'PSNR ↑', '{:.2f}'), ('ssim_mean', 'SSIM ↑', '{:.3f}'), ('lpips_mean', 'LPIPS ↓', '{:.3f}'),
             ('epe_mean', 'flow EPE ↓', '{:.3f}'), ('epe_moving_mean', 'EPE moving ↓', '{:.3f}'), ('collision_ap', 'collision AP ↑', '{:.3f}'), ('collision_f1', 'collision F1 ↑', '{:.3f}'),
+            ('collision_event_ap', 'collision event AP ↑', '{:.3f}'),
             ('box_iou_mean', 'box IoU ↑', '{:.3f}')]
 
 def results_table(results:dict) -> str:

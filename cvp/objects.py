@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from .blocks import focal_loss
 
 # %% auto #0
-__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'object_terms']
+__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'pair_window_labels', 'object_terms']
 
 # %% ../nbs/01f_objects.ipynb #c945cb9f
 def box_centers(b: torch.Tensor) -> torch.Tensor:
@@ -49,7 +49,7 @@ class ObjectDynamics(nn.Module):
         self.base_logit = nn.Parameter(torch.tensor(math.log(collision_prior / (1 - collision_prior))))   # collisions no pair explains
 
     def step(self, h: torch.Tensor, b: torch.Tensor, v: torch.Tensor, m: torch.Tensor, vm: torch.Tensor):
-        "One step: grid `h (B,C,gh,gw)`, boxes `b`, velocities `v (B,N,4)`, present `m`, velocity known `vm (B,N)` -> (next boxes, velocities, collision logit (B,))."
+        "One step: grid `h (B,C,gh,gw)`, boxes `b`, velocities `v (B,N,4)`, present `m`, velocity known `vm (B,N)` -> (next boxes, velocities, collision logit (B,), pair logits (B,N,N), pair mask (B,N,N))."
         ps, vs = self.pos_scale, self.vel_scale
         tok = self.obj(torch.cat([sample_at(h, box_centers(b).clamp(0, 1)), b * ps, v * vs, vm[..., None].to(b)], -1))
         N = b.shape[1]
@@ -64,10 +64,10 @@ class ObjectDynamics(nn.Module):
         keep = torch.triu(pm, diagonal=1)
         # noisy-OR: P(no collision) = (1 - base) * prod over pairs (1 - p_ij); its log is -softplus(logit) summed
         s = -F.softplus(self.base_logit).to(l) - (F.softplus(l) * keep.to(l)).sum((1, 2))
-        return b + v_next, v_next, torch.log(-torch.expm1(s)) - s                # logit of 1 - exp(s)
+        return b + v_next, v_next, torch.log(-torch.expm1(s)) - s, l, pm                   # logit of 1 - exp(s); pair logits and where they mean a pair
 
     def forward(self, hs: torch.Tensor, boxes: torch.Tensor, valid: torch.Tensor, n_obs: int | None = None, first: int = 0) -> dict:
-        "Hidden states `hs (B,S,C,gh,gw)` of steps `first..first+S-1`, observed `boxes (B,To,N,4)`, `valid (B,To,N)` of frames 0..To-1, the first `n_obs` (default To) used -> `boxes (B,S,N,4)` of frames first+1..first+S, `collision_logit (B,S)`."
+        "Hidden states `hs (B,S,C,gh,gw)` of steps `first..first+S-1`, observed `boxes (B,To,N,4)`, `valid (B,To,N)` of frames 0..To-1, the first `n_obs` (default To) used -> `boxes (B,S,N,4)` of frames first+1..first+S, `collision_logit (B,S)`, `pair_logit`, `pair_mask` (both objects present, not the same) and `pair_prob` (0 off the mask), `(B,S,N,N)`."
         if hs.ndim != 5 or hs.shape[2] != self.hid_ch: raise ValueError(f"ObjectDynamics: hs must be (B,S,{self.hid_ch},gh,gw), got {tuple(hs.shape)}")
         B, S = hs.shape[:2]
         if boxes.ndim != 4 or boxes.shape[-1] != 4 or boxes.shape[0] != B or tuple(valid.shape) != tuple(boxes.shape[:3]):
@@ -76,16 +76,18 @@ class ObjectDynamics(nn.Module):
         if not 1 <= n_obs <= boxes.shape[1]: raise ValueError(f"ObjectDynamics: n_obs={n_obs} must be in 1..{boxes.shape[1]} (the frames with boxes)")
         if not 0 <= first < n_obs: raise ValueError(f"ObjectDynamics: the first step ({first}) must have an observed frame (n_obs={n_obs})")
         boxes, valid = torch.nan_to_num(boxes.to(hs.dtype)), valid.bool()
-        out_b, out_l = [], []
+        out_b, out_l, out_p, out_m = [], [], [], []
         for t in range(first, first + S):
             if t < n_obs:                                   # observed: the true box, velocity from the last two frames
                 b, m = boxes[:, t], valid[:, t]
                 vm = m & valid[:, t - 1] if t > 0 else torch.zeros_like(m)
                 v = torch.where(vm[..., None], b - boxes[:, t - 1], torch.zeros_like(b)) if t > 0 else torch.zeros_like(b)
-            b, v, logit = self.step(hs[:, t - first], b, v, m, vm)
+            b, v, logit, pl, pm = self.step(hs[:, t - first], b, v, m, vm)
             vm = m
-            out_b.append(b); out_l.append(logit)
-        return {'boxes': torch.stack(out_b, 1), 'collision_logit': torch.stack(out_l, 1)}
+            out_b.append(b); out_l.append(logit); out_p.append(pl); out_m.append(pm)
+        pl, pm = torch.stack(out_p, 1), torch.stack(out_m, 1)
+        return {'boxes': torch.stack(out_b, 1), 'collision_logit': torch.stack(out_l, 1), 'pair_logit': pl, 'pair_mask': pm,
+                'pair_prob': torch.sigmoid(pl) * pm.to(pl)}
 
 # %% ../nbs/01f_objects.ipynb #84d6f984
 def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -96,9 +98,17 @@ def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor)
     diff = torch.where(m, (pred - torch.nan_to_num(target)).abs(), torch.zeros_like(pred))
     return diff.sum() / m.sum().clamp(min=1)
 
-def object_terms(out: dict, boxes: torch.Tensor, valid: torch.Tensor, collision: torch.Tensor | None = None, *,
-                 size: int = 64, focal_alpha: float = 0.25, focal_gamma: float = 2.0) -> dict:
-    "Loss terms of `ObjectDynamics` outputs over S steps: `box` (L1 in pixels of a `size` frame, over valid boxes of frames 1..S) and `collision` (focal)."
+def pair_window_labels(pairs: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "Pair labels `(B,T-1,N,N)` per transition -> (does the pair collide in transitions t..t+window-1, `(B,T-1,N,N)`; whether that window lies inside the clip, `(T-1,)`)."
+    if pairs.ndim != 4 or window < 1: raise ValueError(f"pair_window_labels: need (B,T-1,N,N) labels and window >= 1, got {tuple(pairs.shape)}, {window}")
+    n = pairs.shape[1]
+    y = torch.stack([pairs[:, t:t + window].amax(1) for t in range(n)], 1)
+    return y, torch.arange(n, device=pairs.device) + window <= n
+
+def object_terms(out: dict, boxes: torch.Tensor, valid: torch.Tensor, collision: torch.Tensor | None = None, pairs: torch.Tensor | None = None, *,
+                 size: int = 64, focal_alpha: float = 0.25, focal_gamma: float = 2.0, pair_window: int = 3) -> dict:
+    "Loss terms of `ObjectDynamics` outputs over S steps: `box` (L1 in pixels of a `size` frame, over valid boxes of frames 1..S), `collision` (focal) and, with `pairs`, `pair` (focal: will this pair collide within `pair_window` transitions?)."
+
     S = out['boxes'].shape[1]
     if boxes.shape[1] < S + 1 or valid.shape[1] < S + 1:
         raise ValueError(f"object_terms: {S} steps need boxes of {S + 1} frames, got {tuple(boxes.shape)} / valid {tuple(valid.shape)}")
@@ -106,4 +116,10 @@ def object_terms(out: dict, boxes: torch.Tensor, valid: torch.Tensor, collision:
     if collision is not None:
         if collision.shape[1] < S: raise ValueError(f"object_terms: {S} steps need {S} collision labels, got {tuple(collision.shape)}")
         terms['collision'] = focal_loss(out['collision_logit'], collision[:, :S].to(out['collision_logit']), alpha=focal_alpha, gamma=focal_gamma)
+    if pairs is not None:
+        if pairs.shape[1] < S: raise ValueError(f"object_terms: {S} steps need {S} pair labels, got {tuple(pairs.shape)}")
+        y, inside = pair_window_labels(pairs, pair_window)
+        keep = torch.triu(out['pair_mask'], diagonal=1) & inside[:S].view(1, S, 1, 1)      # each pair once, windows inside the clip
+        pl = out['pair_logit']
+        terms['pair'] = focal_loss(pl[keep], y[:, :S].to(pl)[keep], alpha=focal_alpha, gamma=focal_gamma) if keep.any() else pl.sum() * 0
     return terms

@@ -597,7 +597,7 @@ def generate_dataset(root, splits: dict | None = None, *, workers: int = 2, shar
                 removed_temps=len(removed), seconds=round(time.time() - t0, 1), jobs=len(jobs))
 
 # %% ../nbs/00a_synthetic.ipynb #c051
-GENERATOR_VERSION = 4   # 2, 3: calibrated against real CLEVRER (motion, entering, lighting, colours; 3: 4-6 objects, less friction); 4: byte-reproducible mp4s
+GENERATOR_VERSION = 5   # 2, 3: calibrated against real CLEVRER (motion, entering, lighting, colours; 3: 4-6 objects, less friction); 4: byte-reproducible mp4s; 5: also on a busy CPU (no x264 lookahead)
 PRESETS = {
     'tiny': dict(splits={'train': 4, 'validation': 2}, n_frames=40, width=120, height=80),
     'demo': dict(splits={'train': 40, 'validation': 10}, n_frames=128, width=240, height=160),

@@ -71,7 +71,7 @@ def evaluate_run(name: str, runs_dir: Path) -> dict:
     if 'psnr' not in _COPY: _COPY['psnr'] = evaluate(CopyLast(), ds, device='cpu')['psnr']
     out = dict(psnr_mean=round(r['psnr_mean'], 4), ssim_mean=round(r['ssim_mean'], 5), psnr=[round(float(x), 3) for x in r['psnr']],
                min_step_margin=round(float((r['psnr'] - _COPY['psnr']).min()), 3))
-    for k in ('epe_mean', 'box_iou_mean', 'collision_ap'):
+    for k in ('epe_mean', 'box_iou_mean', 'collision_ap', 'collision_event_ap'):
         if r.get(k) is not None: out[k] = round(float(r[k]), 4)
     if r.get('epe_moving') is not None: out['epe_moving_1_10'] = [round(float(r['epe_moving'][0]), 4), round(float(r['epe_moving'][-1]), 4)]
     return out
