@@ -53,11 +53,11 @@ class FlowHead(nn.Module):
 # %% ../nbs/05_approach3.ipynb #c014
 def motion_flow_terms(flow: torch.Tensor, gate_logit: torch.Tensor, target: torch.Tensor, moving: float = 0.5, static: float = 0.0,
                       gated: bool = False) -> dict:
-    "`flow`: EPE of `flow (...,2,H,W)` (on the moving pixels times the gate's probability with `gated`) vs `target`, mean over pixels whose true flow exceeds `moving` px (the other pixels' mean weighted `static`); `gate`: BCE of `gate_logit (...,1,H,W)` vs that mask."
+    "`flow`: EPE of `flow (...,2,H,W)` (times the gate's probability with `gated`: the head's output) vs `target`, mean over pixels whose true flow exceeds `moving` px (the other pixels' mean weighted `static`); `gate`: BCE of `gate_logit (...,1,H,W)` vs that mask."
     if flow.shape != target.shape or flow.ndim < 3 or flow.shape[-3] != 2 or gate_logit.shape != (*flow.shape[:-3], 1, *flow.shape[-2:]):
         raise ValueError(f"motion_flow_terms: flow {tuple(flow.shape)} and target {tuple(target.shape)} must be equal (...,2,H,W), gate_logit (...,1,H,W), got {tuple(gate_logit.shape)}")
     mov = target.norm(dim=-3, keepdim=True) > moving
-    if gated: flow = torch.where(mov, flow * torch.sigmoid(gate_logit), flow)     # moving pixels: the gated flow the rollout gives
+    if gated: flow = flow * torch.sigmoid(gate_logit)                            # the gated flow, as the rollout gives it
     e = ((flow - target).pow(2).sum(-3, keepdim=True) + 1e-12).sqrt()
     e_mov, e_static = (e * mov).sum() / mov.sum().clamp_min(1), (e * ~mov).sum() / (~mov).sum().clamp_min(1)
     return {'flow': (1 - static) * e_mov + static * e_static, 'gate': F.binary_cross_entropy_with_logits(gate_logit, mov.to(gate_logit))}

@@ -197,11 +197,10 @@ def loss_terms(self: Approach5, batch: dict) -> dict:
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
     sel = lambda x: x.flatten(0, 1)[idx][None]
     fd = self.decode_flow(sel(pm))
-    gl = self.gate_logits(sel(pm), fd) if self.flow_gated else None          # flow_gated: the moving pixels' EPE on the gated flow, as the rollout gives it
-    fl = torch.where(sel(fb).norm(dim=2, keepdim=True) > self.moving_px, fd * torch.sigmoid(gl), fd) if self.flow_gated else fd
+    gl = self.gate_logits(sel(pm), fd) if self.flow_gated else None          # flow_gated: the EPE of the gated flow, as the rollout gives it
     terms = {'latent_app': latent_distance(pa, a[:, 1:], self.latent_kind), 'latent_flow': latent_distance(pm, m_true, self.latent_kind),
              'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(),
-             'flow': epe_loss(fl, sel(fb), moving=self.moving_px, weight=self.flow_balance),
+             'flow': epe_loss(fd * torch.sigmoid(gl) if self.flow_gated else fd, sel(fb), moving=self.moving_px, weight=self.flow_balance),
              'motion': (m_est - m_true).abs().mean()}
     if self.gate is not None:            # where the flow is nonzero at all: the gate of the predicted motion latents vs |true flow| > moving_px
         terms['gate'] = F.binary_cross_entropy_with_logits(self.gate_logits(sel(pm), fd) if gl is None else gl, (sel(fb).norm(dim=2, keepdim=True) > self.moving_px).to(pm))
