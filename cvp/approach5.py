@@ -44,7 +44,8 @@ class Approach5(LatentDynamics):
     "Seed approach 5: frozen frame VAE + frozen flow VAE; one temporal model predicts both next latents `[a_{t+1}, m_{t+1}]`."
     def __init__(self, *, flow_vae_preset: str | None = None, flow_vae_path: str | None = None, flow_vae_kwargs: dict | None = None,
                  flow_vae: nn.Module | None = None, motion_width: int = 64, decode_frac: float = 1.0, gate: bool = False,
-                 render: str = 'latent', moving_px: float = 0.5, flow_balance: float = 0.0, flow_gated: bool = False, **kw):
+                 render: str = 'latent', moving_px: float = 0.5, flow_balance: float = 0.0, flow_gated: bool = False,
+                 motion_epe: bool = False, **kw):
         super().__init__(**kw)
         if not 0 < decode_frac <= 1: raise ValueError(f"approach5: decode_frac must be in (0, 1], got {decode_frac}")
         if render not in ('latent', 'composite'): raise ValueError(f"approach5: render must be 'latent' or 'composite', got {render!r}")
@@ -52,6 +53,7 @@ class Approach5(LatentDynamics):
         if not 0 <= flow_balance < 1: raise ValueError(f"approach5: flow_balance must be in [0, 1), got {flow_balance}")
         if flow_gated and not gate: raise ValueError("approach5: flow_gated needs the motion gate (gate=True)")
         self.decode_frac, self.render, self.moving_px, self.flow_balance, self.flow_gated = decode_frac, render, moving_px, flow_balance, flow_gated
+        self.motion_epe = motion_epe                # a `motion_epe` term: the EPE of the motion encoder's latents, decoded
         fkw = {'flow_key': 'flow_bwd', **{k: v for k, v in (kw.get('vae_kwargs') or {}).items() if k in ('stride', 'down', 'data_root')},
                **(flow_vae_kwargs or {})}                               # backward flow, on the frame VAE's grid and data by default
         self.flow_vae = flow_vae if flow_vae is not None else pretrained_vae(
@@ -181,7 +183,7 @@ def _clip_latents(self: Approach5, batch: dict):
 
 @patch
 def loss_terms(self: Approach5, batch: dict) -> dict:
-    "`latent_app`, `latent_flow` (vs encoded truth), `frame` (from appearance only), `flow` (decoded motion vs truth), `motion` (+ `gate`)."
+    "`latent_app`, `latent_flow` (vs encoded truth), `frame` (from appearance only), `flow` (decoded motion vs truth), `motion` (+ `gate`, + `motion_epe`)."
     for k in ('frames', 'flow_bwd'):
         if k not in batch: raise ValueError(f"approach5.loss_terms: batch has no {k!r} (keys: {sorted(batch)}); build ClevrerClips with a flow source")
     frames, fb = check_clip(batch['frames']), batch['flow_bwd']
@@ -202,6 +204,8 @@ def loss_terms(self: Approach5, batch: dict) -> dict:
              'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(),
              'flow': epe_loss(fd * torch.sigmoid(gl) if self.flow_gated else fd, sel(fb), moving=self.moving_px, weight=self.flow_balance),
              'motion': (m_est - m_true).abs().mean()}
+    if self.motion_epe:                 # the motion encoder judged by the flow its latents stand for (its L1 on latents alone learns ~no motion)
+        terms['motion_epe'] = epe_loss(self.decode_flow(sel(m_est)), sel(fb), moving=self.moving_px, weight=self.flow_balance)
     if self.gate is not None:            # where the flow is nonzero at all: the gate of the predicted motion latents vs |true flow| > moving_px
         terms['gate'] = F.binary_cross_entropy_with_logits(self.gate_logits(sel(pm), fd) if gl is None else gl, (sel(fb).norm(dim=2, keepdim=True) > self.moving_px).to(pm))
     return terms
