@@ -139,8 +139,8 @@ class LatentDynamics(CVPModel):
         "Hook: the next latent `(B,C,h,w)`, or a dict `{'z': next latent, **per-step extras}`."
         return self.next_head(h_t, z_t)
 
-    def rollout_extras(self, out: dict) -> dict:
-        "Hook: extra rollout outputs (flow, occlusion, ...) from the future steps' stacked `unroll` outputs."
+    def rollout_extras(self, out: dict, first: int) -> dict:
+        "Hook: extra rollout outputs (flow, occlusion, ...) of the future steps `first:`, from the whole stacked `unroll` output (context steps included)."
         return {}
 
 # %% ../nbs/04_approach2.ipynb #c026
@@ -174,8 +174,7 @@ def rollout(self: LatentDynamics, context: torch.Tensor, n_future: int) -> dict:
     if n_future < 1: raise ValueError(f"n_future must be >= 1, got {n_future}")
     tc = context.shape[1]
     out = self.unroll(self.encode(context), tc - 1 + n_future, feedback_from=tc)
-    fut = {k: v[:, tc - 1:] for k, v in out.items()}
-    return {'frames': self.decode(fut['z']).clamp(0, 1), **self.rollout_extras(fut)}
+    return {'frames': self.decode(out['z'][:, tc - 1:]).clamp(0, 1), **self.rollout_extras(out, tc - 1)}
 
 # %% ../nbs/04_approach2.ipynb #c033
 @patch

@@ -51,11 +51,13 @@ class FlowHead(nn.Module):
         return flow * torch.sigmoid(gate)
 
 # %% ../nbs/05_approach3.ipynb #c014
-def motion_flow_terms(flow: torch.Tensor, gate_logit: torch.Tensor, target: torch.Tensor, moving: float = 0.5, static: float = 0.0) -> dict:
-    "`flow`: EPE of `flow (...,2,H,W)` vs `target`, mean over pixels whose true flow exceeds `moving` px (the other pixels' mean weighted `static`); `gate`: BCE of `gate_logit (...,1,H,W)` vs that mask."
+def motion_flow_terms(flow: torch.Tensor, gate_logit: torch.Tensor, target: torch.Tensor, moving: float = 0.5, static: float = 0.0,
+                      gated: bool = False) -> dict:
+    "`flow`: EPE of `flow (...,2,H,W)` (times the gate's probability with `gated`: the head's output) vs `target`, mean over pixels whose true flow exceeds `moving` px (the other pixels' mean weighted `static`); `gate`: BCE of `gate_logit (...,1,H,W)` vs that mask."
     if flow.shape != target.shape or flow.ndim < 3 or flow.shape[-3] != 2 or gate_logit.shape != (*flow.shape[:-3], 1, *flow.shape[-2:]):
         raise ValueError(f"motion_flow_terms: flow {tuple(flow.shape)} and target {tuple(target.shape)} must be equal (...,2,H,W), gate_logit (...,1,H,W), got {tuple(gate_logit.shape)}")
     mov = target.norm(dim=-3, keepdim=True) > moving
+    if gated: flow = flow * torch.sigmoid(gate_logit)                            # the gated flow, as the rollout gives it
     e = ((flow - target).pow(2).sum(-3, keepdim=True) + 1e-12).sqrt()
     e_mov, e_static = (e * mov).sum() / mov.sum().clamp_min(1), (e * ~mov).sum() / (~mov).sum().clamp_min(1)
     return {'flow': (1 - static) * e_mov + static * e_static, 'gate': F.binary_cross_entropy_with_logits(gate_logit, mov.to(gate_logit))}
@@ -64,10 +66,11 @@ def motion_flow_terms(flow: torch.Tensor, gate_logit: torch.Tensor, target: torc
 @register('approach3')
 class Approach3(Approach2):
     "Seed approach 3: approach 2 + a gated flow head on `[h_t, z_{t-1}, z_t, z_{t+1}]` (backward flow, frame pixels); unused by rollout."
-    def __init__(self, *, flow_width: int = 64, flow_next: str = 'pred', moving_px: float = 0.5, flow_static: float = 0.0, **kw):
+    def __init__(self, *, flow_width: int = 64, flow_next: str = 'pred', moving_px: float = 0.5, flow_static: float = 0.0,
+                 flow_gated: bool = False, **kw):
         super().__init__(**kw)
         if flow_next not in ('pred', 'true'): raise ValueError(f"approach3: flow_next must be 'pred' or 'true', got {flow_next!r}")
-        self.flow_next, self.moving_px, self.flow_static = flow_next, moving_px, flow_static
+        self.flow_next, self.moving_px, self.flow_static, self.flow_gated = flow_next, moving_px, flow_static, flow_gated
         self.flow_head = FlowHead(self.temporal.out_ch, self.latent_shape[0], self.scale, flow_width)
 
     def flow_inputs(self, z: torch.Tensor, out: dict):
@@ -100,20 +103,17 @@ def loss_terms(self: Approach3, batch: dict) -> dict:
     if gt.shape != (*frames.shape[:1], frames.shape[1] - 1, 2, *frames.shape[-2:]):
         raise ValueError(f"flow_bwd must be (B,T-1,2,H,W) = {(frames.shape[0], frames.shape[1] - 1, 2, *frames.shape[-2:])}, got {tuple(gt.shape)}")
     terms = self.next_latent_terms(frames, z, out)
-    return {**terms, **motion_flow_terms(*self.flow_parts(out['h'], *self.flow_inputs(z, out)), gt, self.moving_px, self.flow_static)}
+    return {**terms, **motion_flow_terms(*self.flow_parts(out['h'], *self.flow_inputs(z, out)), gt, self.moving_px, self.flow_static,
+                                        self.flow_gated)}
 
 # %% ../nbs/05_approach3.ipynb #c019
 @patch
-def rollout(self: Approach3, context: torch.Tensor, n_future: int) -> dict:
-    "Approach 2's rollout (frames decoded from the predicted latents) and, for information, the head's flow from the unroll's inputs and predictions."
-    check_clip(context, 'context')
-    if tuple(context.shape[-2:]) != self.size: raise ValueError(f"context frames must be {self.size}, got {tuple(context.shape[-2:])}")
-    if n_future < 1: raise ValueError(f"n_future must be >= 1, got {n_future}")
-    tc = context.shape[1]
-    out = self.unroll(self.encode(context), tc - 1 + n_future, feedback_from=tc)
+def rollout_extras(self: Approach3, out: dict, first: int) -> dict:
+    "For information, the head's `flow (B,n,2,H,W)` of the steps `first:`, read from the unroll's inputs and predictions (`z_{t-1}`, `z_t`, predicted `z_{t+1}`): the frames are approach 2's."
     zi = out['z_in']
-    flow = self.flow_from(out['h'], torch.cat([zi[:, :1], zi[:, :-1]], 1), zi, out['z'])    # z_{t-1}, z_t, predicted z_{t+1}
-    return {'frames': self.decode(out['z'][:, tc - 1:]).clamp(0, 1), 'flow': flow[:, tc - 1:]}
+    z_prev = torch.cat([zi[:, :1], zi[:, :-1]], 1)                     # the first future step reads the last context step's input
+    return {'flow': self.flow_from(*(x[:, first:] for x in (out['h'], z_prev, zi, out['z'])))}
+
 
 # %% ../nbs/05_approach3.ipynb #c020
 @patch

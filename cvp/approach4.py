@@ -126,8 +126,9 @@ class Approach4(LatentDynamics):
         up, gl = (out[k].flatten(0, 1) if k in out else None for k in ('up_logits', 'gate_logit'))
         return self.heads.flow.to_frame(out['flow'].flatten(0, 1), up, self.size, gl).unflatten(0, (b, t))
 
-    def rollout_extras(self, out: dict) -> dict:
-        "`flow` (B,n,2,H,W) frame px, `occlusion` (B,n,1,H,W) = 1 - mask, `hidden` (B,n,hid,h,w) for the object heads."
+    def rollout_extras(self, out: dict, first: int) -> dict:
+        "`flow` (B,n,2,H,W) frame px, `occlusion` (B,n,1,H,W) = 1 - mask, `hidden` (B,n,hid,h,w) for the object heads, of the steps `first:`."
+        out = {k: v[:, first:] for k, v in out.items()}
         b, t = out['flow'].shape[:2]
         occ = F.interpolate((1 - out['mask']).flatten(0, 1), size=self.size, mode='bilinear', align_corners=False)
         return {'flow': self.frame_flow(out), 'occlusion': occ.unflatten(0, (b, t)), 'hidden': out['h']}

@@ -23,18 +23,24 @@ __all__ = ['MotionEncoder', 'Approach5', 'MotionLatentCache']
 
 # %% ../nbs/07_approach5.ipynb #c007
 class MotionEncoder(nn.Module):
-    "Motion latent `(...,Cf,h,w)` of the transition `t-1 -> t` from appearance latents `a_{t-1}, a_t (...,Ca,h,w)`."
-    def __init__(self, app_ch: int, flow_ch: int, width: int = 64):
+    "Motion latent `(...,Cf,h,w)` of the transition `t-1 -> t` from appearance latents `a_{t-1}, a_t (...,Ca,h,w)`, or (`down` > 1) from frames `down` times larger."
+    def __init__(self, app_ch: int, flow_ch: int, width: int = 64, down: int = 1):
         super().__init__()
-        self.app_ch = app_ch
-        self.net = nn.Sequential(conv_block(2 * app_ch, width), conv_block(width, width), nn.Conv2d(width, flow_ch, 3, padding=1))
+        n = down.bit_length() - 1
+        if down < 1 or 2 ** n != down: raise ValueError(f"MotionEncoder: down must be a power of 2, got {down}")
+        self.app_ch, self.down = app_ch, down
+        if down == 1: self.net = nn.Sequential(conv_block(2 * app_ch, width), conv_block(width, width), nn.Conv2d(width, flow_ch, 3, padding=1))
+        else:       # frames: [x_{t-1}, x_t, x_t - x_{t-1}] at full resolution, stride-2 convs down to the latent grid
+            stem = [nn.Conv2d(3 * app_ch if k == 0 else width, width, 3, stride=2, padding=1) for k in range(n)]
+            self.net = nn.Sequential(*[m for c in stem for m in (c, nn.SiLU())], conv_block(width, width), nn.Conv2d(width, flow_ch, 3, padding=1))
 
     def forward(self, a_prev: torch.Tensor, a_next: torch.Tensor) -> torch.Tensor:
         if a_prev.shape != a_next.shape or a_prev.ndim < 4 or a_prev.shape[-3] != self.app_ch:
-            raise ValueError(f"MotionEncoder: need two (...,{self.app_ch},h,w) latents of one shape, got {tuple(a_prev.shape)} and {tuple(a_next.shape)}")
-        x = torch.cat([a_prev, a_next], -3)
+            raise ValueError(f"MotionEncoder: need two (...,{self.app_ch},h,w) inputs of one shape, got {tuple(a_prev.shape)} and {tuple(a_next.shape)}")
+        x = torch.cat([a_prev, a_next] + ([a_next - a_prev] if self.down > 1 else []), -3)
         y = self.net(x.reshape(-1, *x.shape[-3:]))
         return y.reshape(*a_prev.shape[:-3], *y.shape[1:])
+
 
 # %% ../nbs/07_approach5.ipynb #c010
 _TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, heads=4, window=8)   # LatentDynamics' defaults
@@ -44,13 +50,17 @@ class Approach5(LatentDynamics):
     "Seed approach 5: frozen frame VAE + frozen flow VAE; one temporal model predicts both next latents `[a_{t+1}, m_{t+1}]`."
     def __init__(self, *, flow_vae_preset: str | None = None, flow_vae_path: str | None = None, flow_vae_kwargs: dict | None = None,
                  flow_vae: nn.Module | None = None, motion_width: int = 64, decode_frac: float = 1.0, gate: bool = False,
-                 render: str = 'latent', moving_px: float = 0.5, flow_balance: float = 0.0, **kw):
+                 render: str = 'latent', moving_px: float = 0.5, flow_balance: float = 0.0, flow_gated: bool = False,
+                 motion_epe: bool = False, motion_from: str = 'latent', **kw):
         super().__init__(**kw)
         if not 0 < decode_frac <= 1: raise ValueError(f"approach5: decode_frac must be in (0, 1], got {decode_frac}")
         if render not in ('latent', 'composite'): raise ValueError(f"approach5: render must be 'latent' or 'composite', got {render!r}")
         if render == 'composite' and not gate: raise ValueError("approach5: render='composite' needs the motion gate (gate=True)")
         if not 0 <= flow_balance < 1: raise ValueError(f"approach5: flow_balance must be in [0, 1), got {flow_balance}")
-        self.decode_frac, self.render, self.moving_px, self.flow_balance = decode_frac, render, moving_px, flow_balance
+        if motion_from not in ('latent', 'frames'): raise ValueError(f"approach5: motion_from must be 'latent' or 'frames', got {motion_from!r}")
+        if flow_gated and not gate: raise ValueError("approach5: flow_gated needs the motion gate (gate=True)")
+        self.decode_frac, self.render, self.moving_px, self.flow_balance, self.flow_gated = decode_frac, render, moving_px, flow_balance, flow_gated
+        self.motion_epe = motion_epe                # a `motion_epe` term: the EPE of the motion encoder's latents, decoded
         fkw = {'flow_key': 'flow_bwd', **{k: v for k, v in (kw.get('vae_kwargs') or {}).items() if k in ('stride', 'down', 'data_root')},
                **(flow_vae_kwargs or {})}                               # backward flow, on the frame VAE's grid and data by default
         self.flow_vae = flow_vae if flow_vae is not None else pretrained_vae(
@@ -68,7 +78,8 @@ class Approach5(LatentDynamics):
         del self.next_head
         hid, hw = self.temporal.out_ch, kw.get('head_width')
         self.app_head, self.motion_head = NextLatentHead(hid, ca, hw), NextLatentHead(hid, self.flow_ch, hw)
-        self.motion = MotionEncoder(ca, self.flow_ch, motion_width)
+        self.motion_from = motion_from            # the motion encoder reads the appearance latents or the frames
+        self.motion = MotionEncoder(ca, self.flow_ch, motion_width) if motion_from == 'latent' else MotionEncoder(3, self.flow_ch, motion_width, down=self.scale)
         self.gate = nn.Sequential(conv_block(self.flow_ch, motion_width), nn.Conv2d(motion_width, self.scale ** 2, 1)) if gate else None
         self.gate_refine = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 3, padding=1)) if gate else None
         if gate:                                                    # starts at the prior P(moves), refinement off
@@ -131,10 +142,16 @@ def joint(self: Approach5, a: torch.Tensor, m_into: torch.Tensor) -> torch.Tenso
     return torch.cat([a, torch.cat([m0, m_into], 1)], 2)
 
 @patch
+def infer_motion(self: Approach5, frames: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    "The motion encoder's latents `(B,T-1,Cf,h,w)` of the transitions of `frames (B,T,3,H,W)` (appearance latents `a`): from `a` or from the frames (`motion_from`)."
+    x = a if self.motion_from == 'latent' else frames
+    return self.motion(x[:, :-1], x[:, 1:])
+
+@patch
 def encode(self: Approach5, frames: torch.Tensor) -> torch.Tensor:
     "Joint latents `(B,T,Ca+Cf,h,w)` of frames: appearance from the frame VAE, motion inferred by the motion encoder."
     a = self.encode_app(frames)
-    with torch.no_grad(): m = self.motion(a[:, :-1], a[:, 1:])
+    with torch.no_grad(): m = self.infer_motion(frames, a)
     return self.joint(a, m)
 
 @patch
@@ -146,8 +163,9 @@ def decode(self: Approach5, z: torch.Tensor) -> torch.Tensor:
     return self.vae.decode(z.flatten(0, 1)).unflatten(0, z.shape[:2])
 
 @patch
-def rollout_extras(self: Approach5, out: dict) -> dict:
-    "The rollout's `flow (B,n,2,H,W)` from the predicted motion latents; with the gate also `occlusion (B,n,1,H,W)`: moved the step before, static now."
+def rollout_extras(self: Approach5, out: dict, first: int) -> dict:
+    "The rollout's `flow (B,n,2,H,W)` from the predicted motion latents of the steps `first:`; with the gate also `occlusion (B,n,1,H,W)`: moved the step before, static now."
+    out = {k: v[:, first:] for k, v in out.items()}
     m_in, m = self.split(out['z_in'])[1], self.split(out['z'])[1]
     if self.gate is None: return {'flow': self.decode_flow(m)}
     f = self.decode_flow(m)
@@ -179,7 +197,7 @@ def _clip_latents(self: Approach5, batch: dict):
 
 @patch
 def loss_terms(self: Approach5, batch: dict) -> dict:
-    "`latent_app`, `latent_flow` (vs encoded truth), `frame` (from appearance only), `flow` (decoded motion vs truth), `motion` (+ `gate`)."
+    "`latent_app`, `latent_flow` (vs encoded truth), `frame` (from appearance only), `flow` (decoded motion vs truth), `motion` (+ `gate`, + `motion_epe`)."
     for k in ('frames', 'flow_bwd'):
         if k not in batch: raise ValueError(f"approach5.loss_terms: batch has no {k!r} (keys: {sorted(batch)}); build ClevrerClips with a flow source")
     frames, fb = check_clip(batch['frames']), batch['flow_bwd']
@@ -188,17 +206,22 @@ def loss_terms(self: Approach5, batch: dict) -> dict:
     if tuple(fb.shape) != (b, T - 1, 2, *frames.shape[-2:]):
         raise ValueError(f"approach5.loss_terms: flow_bwd must be {(b, T - 1, 2, *frames.shape[-2:])}, got {tuple(fb.shape)}")
     a, m_true = self._clip_latents(batch)
-    m_est = self.motion(a[:, :-1], a[:, 1:])
+    m_est = self.infer_motion(frames, a)
     out = self.unroll(self.joint(a, m_est.detach()), T - 1, feedback_from=self.n_context)
     pa, pm = self.split(out['z'])
     n = b * (T - 1); k = max(1, round(self.decode_frac * n))
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
     sel = lambda x: x.flatten(0, 1)[idx][None]
+    fd = self.decode_flow(sel(pm))
+    gl = self.gate_logits(sel(pm), fd) if self.flow_gated else None          # flow_gated: the EPE of the gated flow, as the rollout gives it
     terms = {'latent_app': latent_distance(pa, a[:, 1:], self.latent_kind), 'latent_flow': latent_distance(pm, m_true, self.latent_kind),
-             'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(), 'flow': epe_loss(fd := self.decode_flow(sel(pm)), sel(fb), moving=self.moving_px, weight=self.flow_balance),
+             'frame': (self.decode(sel(pa)) - sel(frames[:, 1:])).abs().mean(),
+             'flow': epe_loss(fd * torch.sigmoid(gl) if self.flow_gated else fd, sel(fb), moving=self.moving_px, weight=self.flow_balance),
              'motion': (m_est - m_true).abs().mean()}
+    if self.motion_epe:                 # the motion encoder judged by the flow its latents stand for (its L1 on latents alone learns ~no motion)
+        terms['motion_epe'] = epe_loss(self.decode_flow(sel(m_est)), sel(fb), moving=self.moving_px, weight=self.flow_balance)
     if self.gate is not None:            # where the flow is nonzero at all: the gate of the predicted motion latents vs |true flow| > moving_px
-        terms['gate'] = F.binary_cross_entropy_with_logits(self.gate_logits(sel(pm), fd), (sel(fb).norm(dim=2, keepdim=True) > self.moving_px).to(pm))
+        terms['gate'] = F.binary_cross_entropy_with_logits(self.gate_logits(sel(pm), fd) if gl is None else gl, (sel(fb).norm(dim=2, keepdim=True) > self.moving_px).to(pm))
     return terms
 
 # %% ../nbs/07_approach5.ipynb #c017

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .blocks import ConvEncoder, ConvDecoder, kl_divergence, reparameterize
-from .learner import CVPModel, register, build_model, fit, TrainConfig, load_model, save_checkpoint, resolve_device
+from .learner import CVPModel, register, build_model, fit, TrainConfig, load_model, save_checkpoint, resolve_device, rng_state, set_rng_state
 from .metrics import PSNR_CAP
 
 # %% auto #0
@@ -276,27 +276,30 @@ def vae_checkpoint_path(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 
 def pretrained_vae(kind: str = 'frame', *, preset: str = 'tiny', size=(64, 64), path=None, train_steps: int | None = None,
                    stride: int = 2, data_root=None, flow_source: str = 'exact', batch_size: int | None = None, lr: float | None = None,
                    device: str = 'auto', seed: int = 0, progress: bool = False, **cfg) -> ConvVAE:
-    "A trained `kind` ('frame'|'flow') VAE: loaded from `path` (default `vae_checkpoint_path(...)`) or trained with `fit` and saved, under a file lock."
+    "A trained `kind` ('frame'|'flow') VAE: loaded from `path` (default `vae_checkpoint_path(...)`) or trained with `fit` and saved, under a file lock; training leaves the caller's random generators as a load does."
     spec = _resolve_spec(kind, preset, size, stride, flow_source, seed, train_steps, batch_size, lr, cfg)
     path = Path(path) if path is not None else vae_checkpoint_path(kind, preset=preset, size=size, stride=stride, data_root=data_root,
                                                                     flow_source=flow_source, seed=seed, train_steps=train_steps,
                                                                     batch_size=batch_size, lr=lr, **cfg)
     with file_lock(path):
         if not path.is_file():
-            root, tr = resolve_root(preset, data_root), spec['train']
-            ds = vae_dataset(kind, root=root, split='train', size=spec['size'], stride=stride, flow_source=flow_source)
-            torch.manual_seed(seed)
-            model = build_model(_KINDS[kind], **spec['model'])
-            run = path.parent / f".{path.stem}.run"                   # beside the checkpoint: a killed build resumes from it
-            print(f"pretrained_vae: training a {kind} VAE ({tr['train_steps']} steps on {len(ds)} clips of {root}) -> {path}", flush=True)
-            t0 = time.time()
-            tc = TrainConfig(max_steps=tr['train_steps'], batch_size=min(tr['batch_size'], len(ds)), lr=tr['lr'], device=device, seed=seed,
-                             warmup=min(100, tr['train_steps'] // 10), progress=progress, run_dir=str(run), ckpt_every=200,
-                             log_every=max(1, tr['train_steps'] // 20))
-            hist = fit(model, ds, None, tc)
-            save_checkpoint(path, model.cpu(), step=tr['train_steps'], cfg=tc, spec=json.dumps(spec), data_root=str(root),
-                            train_seconds=time.time() - t0, final_train_recon=float(hist.split('train')[-1]['recon']))
-            shutil.rmtree(run, ignore_errors=True)
+            st = rng_state()      # training reseeds and draws: what the caller builds next must not depend on whether the VAE was cached
+            try:
+                root, tr = resolve_root(preset, data_root), spec['train']
+                ds = vae_dataset(kind, root=root, split='train', size=spec['size'], stride=stride, flow_source=flow_source)
+                torch.manual_seed(seed)
+                model = build_model(_KINDS[kind], **spec['model'])
+                run = path.parent / f".{path.stem}.run"                   # beside the checkpoint: a killed build resumes from it
+                print(f"pretrained_vae: training a {kind} VAE ({tr['train_steps']} steps on {len(ds)} clips of {root}) -> {path}", flush=True)
+                t0 = time.time()
+                tc = TrainConfig(max_steps=tr['train_steps'], batch_size=min(tr['batch_size'], len(ds)), lr=tr['lr'], device=device, seed=seed,
+                                 warmup=min(100, tr['train_steps'] // 10), progress=progress, run_dir=str(run), ckpt_every=200,
+                                 log_every=max(1, tr['train_steps'] // 20))
+                hist = fit(model, ds, None, tc)
+                save_checkpoint(path, model.cpu(), step=tr['train_steps'], cfg=tc, spec=json.dumps(spec), data_root=str(root),
+                                train_seconds=time.time() - t0, final_train_recon=float(hist.split('train')[-1]['recon']))
+                shutil.rmtree(run, ignore_errors=True)
+            finally: set_rng_state(st)
     return load_model(path, map_location='cpu')
 
 # %% ../nbs/02_vae.ipynb #c047

@@ -34,17 +34,23 @@ STAGES = [
     # L2 on latents: with L1 (a median) the temporal model kept predicting 'no change' (29.60 vs 28.33 dB measured)
     ('a2', '04_approach2.ipynb', dict(DEMO, max_steps=300, batch_size=8, latent_loss='l2', threads=2, run_dir=str(RUNS_DEMO / 'approach2'))),
     # a motion-gated flow head reading z_{t-1} too, moving pixels weighing as much as all static ones: its flow was zero flow's
-    # (EPE 0.041 / 1.16 px moving at step 1) with the ungated head on [h_t, z_{t+1}]
-    ('a3', '05_approach3.ipynb', dict(DEMO, max_steps=300, batch_size=8, latent_loss='l2', flow_width=64, flow_static=0.5, threads=2,
+    # (EPE 0.041 / 1.16 px moving at step 1) with the ungated head on [h_t, z_{t+1}]. The gate's cross-entropy at weight 1 and 450 steps
+    # (1 thread, v5 data): PSNR 30.34 dB, EPE 0.0390, moving EPE 0.589 / 1.036 px at steps 1 / 10, 220 s; at w_gate 0.1 and 300 steps
+    # 30.17 dB, 0.0407, 0.630 / 1.024, 174 s (the gate misses moving pixels: the ungated flow's moving EPE at step 1 is 0.50)
+    ('a3', '05_approach3.ipynb', dict(DEMO, max_steps=450, batch_size=8, latent_loss='l2', flow_width=64, flow_static=0.5, w_gate=1.0, threads=2,
                                       run_dir=str(RUNS_DEMO / 'approach3'))),
     # composite rendering (warp the last frame's pixels, decode only where the mask distrusts the warp), the temporal model
     # reading z_t - z_{t-1}, half the flow loss on moving pixels: the seed's latent rendering gave 29.10 dB / 0.933 here
     ('a4', '06_approach4.ipynb', dict(DEMO, max_steps=300, batch_size=8, render='composite', motion_input=True, flow_balance=0.5,
                                       run_dir=str(RUNS_DEMO / 'approach4'))),
     # composite rendering (the last frame warped by the decoded flow, refilled where an object left) and a motion gate on the motion
-    # latent: decoded frames and ungated flow gave 29.42 dB (below copy-last) and an all-pixel EPE of 0.089 (zero flow 0.041)
-    ('a5', '07_approach5.ipynb', dict(DEMO, max_steps=300, batch_size=8, flow_vae_steps=300, decode_frac=0.5, latent_loss='l2', flow_gate=True,
-                                      render='composite', flow_balance=0.5, run_dir=str(RUNS_DEMO / 'approach5'))),
+    # latent: decoded frames and ungated flow gave 29.42 dB (below copy-last) and an all-pixel EPE of 0.089 (zero flow 0.041). The motion
+    # encoder reading the frames and judged by its decoded flow's EPE (w_motion_epe; from the appearance latents with an L1 on latents
+    # it inferred ~no motion: 1.13 px moving EPE), decoding on 35% of the transitions (1 thread, v5 data): 31.48 dB, EPE 0.0408, moving
+    # EPE 0.723 / 1.057 px at steps 1 / 10, 180 s; before 31.22 dB, 0.0444, 0.792 / 1.043, 154 s
+    ('a5', '07_approach5.ipynb', dict(DEMO, max_steps=300, batch_size=8, flow_vae_steps=300, decode_frac=0.35, latent_loss='l2', flow_gate=True,
+                                      render='composite', flow_balance=0.5, motion_from='frames', w_motion_epe=1.0,
+                                      run_dir=str(RUNS_DEMO / 'approach5'))),
     ('ttt', '08_ttt.ipynb', dict(DEMO, runs_dir=str(RUNS_DEMO), sweep_steps='1,3,5', sweep_lrs='1e-4,3e-4,1e-3', sweep_clips=8)),
     ('eval', '09_evaluation.ipynb', dict(DEMO, runs_dir=str(RUNS_DEMO))),
 ]
