@@ -12,6 +12,7 @@ not trained again while its settings are the main job's (delete its folder to re
     python scripts/study.py                                  # what `make study` runs: seeds 0 1 2, every ablation
     python scripts/study.py --seeds 1 --only a1 a4           # a subset
     python scripts/study.py --list
+    python scripts/study.py --trained-only                   # record what is trained so far (a study cut short)
 """
 from __future__ import annotations
 import argparse, json, os, sys, time
@@ -33,6 +34,12 @@ def run_dir(stage: str, seed: int, change: dict | None = None) -> Path:
     "The run folder of one training: data/runs/study/<model>[-<change>]-s<seed>."
     tag = ''.join(f'-{k}{v:g}' for k, v in sorted((change or {}).items()))
     return STUDY / f'{MODELS[stage]}{tag}-s{seed}'
+
+
+def trained(stage: str, seed: int, change: dict | None = None) -> bool:
+    "Whether that run has finished training (the main job's own run for seed 0 without change)."
+    if seed == 0 and not change: return (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file()
+    return (run_dir(stage, seed, change) / 'done').is_file()
 
 
 THREADS = {}   # --threads: torch threads of each training run (default: the main job's)
@@ -83,6 +90,7 @@ def main(argv=None):
     ap.add_argument('--only', nargs='*', default=None, help=f'stages among {list(MODELS)} (default: all)')
     ap.add_argument('--no-ablations', action='store_true')
     ap.add_argument('--list', action='store_true')
+    ap.add_argument('--trained-only', action='store_true', help='record only the runs already trained (train nothing)')
     ap.add_argument('--threads', type=int, default=None, help="torch threads per training run (1: leave a core to another job; results differ from 2 threads in float rounding)")
     a = ap.parse_args(argv)
     stages = [s for s in MODELS if a.only is None or s in a.only]
@@ -109,7 +117,9 @@ def main(argv=None):
     runs = ([(MODELS[s], s, None, None) for s in first] + [(k, s, ch, what) for k, (s, ch, what) in abl.items()]
             + [(MODELS[s], s, None, None) for s in stages if s not in first])
     for name, s, ch, what in runs:
-        rows = [(seed, evaluate_run(MODELS[s], train(s, seed, ch))) for seed in a.seeds]
+        seeds = [seed for seed in a.seeds if not a.trained_only or trained(s, seed, ch)]
+        if not seeds: continue
+        rows = [(seed, evaluate_run(MODELS[s], train(s, seed, ch))) for seed in seeds]
         entry = dict(seeds=[r[0] for r in rows], **{k: [r[1].get(k) for r in rows] for k in rows[0][1]})
         record('ablations' if ch else 'seeds', name, {**entry, **({'what': what} if what else {}), **({'threads_seeds_1_2': a.threads} if a.threads else {})})
 
