@@ -39,7 +39,16 @@ def run_dir(stage: str, seed: int, change: dict | None = None) -> Path:
 def trained(stage: str, seed: int, change: dict | None = None) -> bool:
     "Whether that run has finished training (the main job's own run for seed 0 without change)."
     if seed == 0 and not change: return (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file()
-    return (run_dir(stage, seed, change) / 'done').is_file()
+    done = run_dir(stage, seed, change) / 'done'
+    return done.is_file() and json.loads(done.read_text()).get('params') == _params(stage, seed, change)
+
+
+def _notebook(stage: str) -> str: return next(nb for n, nb, p in STAGES if n == stage)
+
+def _params(stage: str, seed: int, change: dict | None = None) -> dict:
+    "The papermill parameters of one study run: the main job's stage settings, the change, --threads, the seed, its run folder."
+    p = next(p for n, nb, p in STAGES if n == stage)
+    return {**p, **(change or {}), **THREADS, 'seed': seed, 'out_dir': None, 'run_dir': str(run_dir(stage, seed, change) / MODELS[stage])}
 
 
 THREADS = {}   # --threads: torch threads of each training run (default: the main job's)
@@ -48,9 +57,7 @@ def train(stage: str, seed: int, change: dict | None = None) -> Path:
     "Train one run with papermill (skipped when its checkpoint exists; seed 0 without change is the main job's run)."
     import papermill as pm
     if seed == 0 and not change and (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file(): return RUNS_DEMO
-    d = run_dir(stage, seed, change)
-    nb, params = next((nb, p) for n, nb, p in STAGES if n == stage)
-    params = {**params, **(change or {}), **THREADS, 'seed': seed, 'out_dir': None, 'run_dir': str(d / MODELS[stage])}
+    d, nb, params = run_dir(stage, seed, change), _notebook(stage), _params(stage, seed, change)
     done = d / 'done'
     if (d / MODELS[stage] / 'last.pt').is_file() and done.is_file():
         if json.loads(done.read_text()).get('params') == params: return d
