@@ -542,5 +542,6 @@ d = { 'settings': { 'branch': 'main',
                           'cvp.warp.moving_square': ('warp.html#moving_square', 'cvp/warp.py'),
                           'cvp.warp.pixel_grid': ('warp.html#pixel_grid', 'cvp/warp.py'),
                           'cvp.warp.resize_flow': ('warp.html#resize_flow', 'cvp/warp.py'),
+                          'cvp.warp.snap_static': ('warp.html#snap_static', 'cvp/warp.py'),
                           'cvp.warp.soft_fb_occlusion': ('warp.html#soft_fb_occlusion', 'cvp/warp.py'),
                           'cvp.warp.warp_valid': ('warp.html#warp_valid', 'cvp/warp.py')}}}

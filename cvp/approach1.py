@@ -15,7 +15,7 @@ from fastcore.basics import patch
 from .learner import CVPModel, register
 from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, epe_loss
 from .objects import ObjectDynamics, object_terms
-from .warp import backward_warp
+from .warp import backward_warp, snap_static
 
 # %% auto #0
 __all__ = ['TINY_VIT', 'TINY_LABEL', 'tiny_vit_config', 'from_scratch_quietly', 'clip_weights_available', 'resolve_encoder',
@@ -146,11 +146,12 @@ class Approach1(CVPModel):
                  encoder_label: str = TINY_LABEL, vit_patch: int = 8, vit_width: int = 64, vit_layers: int = 2,
                  freeze_encoder: bool = False, feat_ch: int = 32, hid_ch: int = 32, dec_ch: int = 16, skip_ch: int = 8, fine_ch: int = 8,
                  res_scale: float = 0.1, flow_eps: float = 1.0, obj_width: int = 64, feedback: float = 1.0, detach_feedback: bool = False,
-                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, loss_weights: dict | None = None):
+                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, flow_snap: float = 0.1, loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         if size % 4: raise ValueError(f"Approach1: size must be divisible by 4, got {size}")
         if n_context < 1: raise ValueError(f"Approach1: n_context must be >= 1, got {n_context}")
         if not 0 <= feedback <= 1: raise ValueError(f"Approach1: feedback is a probability, got {feedback}")
+        if flow_snap < 0: raise ValueError(f"Approach1: flow_snap is a length in pixels (>= 0), got {flow_snap}")
         self.size, self.n_context, self.encoder_label = (size, size), n_context, encoder_label
         self.feedback, self.detach_feedback, self.focal_alpha, self.focal_gamma = feedback, detach_feedback, focal_alpha, focal_gamma
         self.encoder = ClipGridEncoder(clip_model=clip_model, clip_pretrained=clip_pretrained, image_size=size,
@@ -159,7 +160,7 @@ class Approach1(CVPModel):
         self.proj = nn.Conv2d(self.encoder.out_ch, feat_ch, 1)
         self.lstm = ConvLSTMCell(feat_ch, hid_ch)
         self.decoder = FlowResidualDecoder(hid_ch=hid_ch, dec_ch=dec_ch, skip_ch=skip_ch, fine_ch=fine_ch, size=self.size)
-        self.res_scale, self.flow_eps = res_scale, flow_eps
+        self.res_scale, self.flow_eps, self.flow_snap = res_scale, flow_eps, flow_snap   # flow_snap: rollouts only (cvp.warp.snap_static)
         self.flow_head = ZeroConv2d(self.decoder.out_ch, 2)          # backward flow t+1 -> t in frame pixels, exactly 0 at init
         self.res_head = ZeroConv2d(self.decoder.out_ch + 3, 3)       # residual from [features, warped frame], exactly 0 at init
         self.objects = ObjectDynamics(hid_ch, obj_width)             # boxes and collisions, each object queried at its box in h_t
@@ -176,21 +177,21 @@ def encode(self: Approach1, frames: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/03_approach1.ipynb #c033
 @patch
-def step(self: Approach1, feat: torch.Tensor, frame: torch.Tensor, state=None):
-    "One step: update the ConvLSTM with `feat` (of `frame`), read the frame heads from its hidden state; returns (outputs incl. `h`, state)."
+def step(self: Approach1, feat: torch.Tensor, frame: torch.Tensor, state=None, snap: float = 0.0):
+    "One step: update the ConvLSTM with `feat` (of `frame`), read the frame heads from its hidden state (flows shorter than `snap` px set to 0); returns (outputs incl. `h`, state)."
     cs, fs = state if state is not None else (None, None)
     h, cs = self.lstm(feat, cs)
     f, fs = self.decoder(h, frame, fs)                                                 # (B,C,H/2,W/2)
     up = lambda x: F.interpolate(x, size=self.size, mode='bilinear', align_corners=False)
-    flow = up(self.flow_head(f))
+    flow = snap_static(up(self.flow_head(f)), snap)
     warped = backward_warp(frame, flow)
     residual = up(self.res_scale * self.res_head(torch.cat([f, F.avg_pool2d(warped, 2)], 1)))
     return dict(frame=warped + residual, flow=flow, warped=warped, residual=residual, h=h), (cs, fs)
 
 # %% ../nbs/03_approach1.ipynb #c034
 @patch
-def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, feedback: float = 1.0) -> dict:
-    "Run `n_steps` steps: step t reads real frame t while t < n_real, then (with probability `feedback` while real frames remain) the last prediction."
+def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, feedback: float = 1.0, snap: float = 0.0) -> dict:
+    "Run `n_steps` steps: step t reads real frame t while t < n_real, then (with probability `feedback` while real frames remain) the last prediction; `snap`: see `step`."
     if frames.ndim != 5 or frames.shape[2] != 3: raise ValueError(f"Approach1: frames must be (B,T,3,H,W), got {tuple(frames.shape)}")
     B, T = frames.shape[:2]
     if not 1 <= n_real <= T: raise ValueError(f"Approach1: n_real={n_real} must be in 1..{T} (the frames given)")
@@ -203,7 +204,7 @@ def unroll(self: Approach1, frames: torch.Tensor, n_real: int, n_steps: int, fee
             x = outs[-1]['frame'].clamp(0, 1)
             if self.detach_feedback: x = x.detach()
             feat = self.encode(x)
-        o, state = self.step(feat, x, state)
+        o, state = self.step(feat, x, state, snap)
         outs.append(o)
     return {k: torch.stack([o[k] for o in outs], 1) for k in outs[0]}
 
@@ -229,11 +230,11 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
 # %% ../nbs/03_approach1.ipynb #c042
 @patch
 def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
-    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow; with the context boxes also boxes and collision probabilities (scene and pairs)."
+    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow (shorter than `flow_snap` px: 0); with the context boxes also boxes and collision probabilities (scene and pairs)."
     if context.ndim != 5 or context.shape[2] != 3: raise ValueError(f"Approach1: context must be (B,Tc,3,H,W), got {tuple(context.shape)}")
     if n_future < 1: raise ValueError(f"Approach1: n_future must be >= 1, got {n_future}")
     Tc = context.shape[1]
-    o = self.unroll(context, Tc, Tc - 1 + n_future)
+    o = self.unroll(context, Tc, Tc - 1 + n_future, snap=self.flow_snap)
     s = slice(Tc - 1, None)
     out = dict(frames=o['frame'][:, s].clamp(0, 1), flow=o['flow'][:, s], warped=o['warped'][:, s].clamp(0, 1))
     if context_boxes is not None:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from .learner import register
 from .blocks import zero_head, conv_block, ZeroConv2d
 from .objects import ObjectDynamics, object_terms
-from .warp import backward_warp, fb_occlusion, resize_flow
+from .warp import backward_warp, fb_occlusion, resize_flow, snap_static
 from .approach2 import LatentDynamics, check_clip, plot_rollout, make_temporal
 from .blocks import epe_loss
 from .approach3 import convex_upsample
@@ -90,10 +90,12 @@ _TEMPORAL_DEFAULTS = dict(temporal='convlstm', hidden=64, layers=1, kernel=3, he
 class Approach4(LatentDynamics):
     "Seed approach 4: frozen frame VAE + temporal model whose heads warp the latent (flow, trust mask, residual); object heads give boxes and collisions."
     def __init__(self, *, mask_bias: float = 8.0, obj_width: int = 64, occ_target: str = 'fb', render: str = 'latent',
-                 up: bool = False, gate: bool = False, decode_frac: float = 1.0, motion_input: bool = False, flow_balance: float = 0.0, **kw):
+                 up: bool = False, gate: bool = False, decode_frac: float = 1.0, motion_input: bool = False, flow_balance: float = 0.0,
+                 flow_snap: float = 0.15, **kw):
         super().__init__(**kw)
         if not 0 <= flow_balance < 1: raise ValueError(f"approach4: flow_balance must be in [0, 1), got {flow_balance}")
-        self.motion_input, self.flow_balance = motion_input, flow_balance
+        if flow_snap < 0: raise ValueError(f"approach4: flow_snap is a length in pixels (>= 0), got {flow_snap}")
+        self.motion_input, self.flow_balance, self.flow_snap = motion_input, flow_balance, flow_snap   # flow_snap: rollouts only
         if motion_input:                                                       # the temporal model reads [z_t, z_t - z_{t-1}]
             tk = {k: kw.get(k, v) for k, v in _TEMPORAL_DEFAULTS.items()}
             self.temporal = make_temporal(tk.pop('temporal'), 2 * self.latent_shape[0], **tk)
@@ -136,8 +138,9 @@ class Approach4(LatentDynamics):
 # %% ../nbs/06_approach4.ipynb #c025
 @patch
 def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
-    "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask; with the context boxes also `boxes` and `collision`."
+    "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask; with the context boxes also `boxes` and `collision`. Frame flows shorter than `flow_snap` px are 0."
     out = LatentDynamics.rollout(self, context, n_future)
+    out['flow'] = snap_static(out['flow'], self.flow_snap)   # the static floor copied, not resampled (cvp.warp.snap_static)
     hidden = out.pop('hidden')                          # h of the steps from the last context frame on
     if context_boxes is not None:
         if context_box_valid is None: raise ValueError("approach4.rollout: context_boxes need context_box_valid")

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['pixel_grid', 'backward_warp', 'warp_valid', 'resize_flow', 'fb_occlusion', 'soft_fb_occlusion', 'moving_square',
-           'mask_precision_recall']
+__all__ = ['pixel_grid', 'backward_warp', 'warp_valid', 'resize_flow', 'snap_static', 'fb_occlusion', 'soft_fb_occlusion',
+           'moving_square', 'mask_precision_recall']
 
 # %% ../nbs/01a_warp.ipynb #c005
 def pixel_grid(h: int, w: int, device=None, dtype=torch.float32) -> torch.Tensor:
@@ -51,6 +51,14 @@ def resize_flow(flow: torch.Tensor, size) -> torch.Tensor:
     f = flow.reshape(-1, 2, H, W)
     f = F.interpolate(f, size=(h, w), mode='area') if h <= H and w <= W else F.interpolate(f, size=(h, w), mode='bilinear', align_corners=False)
     return (f * f.new_tensor([w / W, h / H]).view(1, 2, 1, 1)).reshape(*flow.shape[:-2], h, w)
+
+# %% ../nbs/01a_warp.ipynb #0295e1fa
+def snap_static(flow: torch.Tensor, min_px: float) -> torch.Tensor:
+    "Flow `(...,2,H,W)` with every vector shorter than `min_px` pixels set to exactly 0 (`min_px` 0: unchanged)."
+    if flow.ndim < 3 or flow.shape[-3] != 2: raise ValueError(f"snap_static: need a (...,2,H,W) flow, got {tuple(flow.shape)}")
+    if min_px < 0: raise ValueError(f"snap_static: min_px must be >= 0, got {min_px}")
+    if min_px == 0: return flow
+    return flow * (flow.norm(dim=-3, keepdim=True) >= min_px).to(flow)
 
 # %% ../nbs/01a_warp.ipynb #c019
 def _fb_margin(flow_fwd: torch.Tensor, flow_bwd: torch.Tensor, alpha1: float, alpha2: float):
