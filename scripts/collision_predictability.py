@@ -8,10 +8,12 @@ sees). A rule scores a transition by the pair of objects that comes closest to c
 The second part asks the evaluation's *event* question (`collision_event_ap`): for each pair of objects seen in the
 last context frame, will these two collide during the rollout? A rule scores a pair by how close its boxes come over
 the rollout: extrapolated at constant velocity (the `constant_velocity` baseline's score, `pair_proximity`) or the
-true future boxes.
+true future boxes. Given a runs folder, the same closest-approach rule also reads the boxes that the trained approaches
+1 and 4 *predict* (their learned box dynamics instead of constant velocity), beside their own pair heads' score.
 
     python scripts/collision_predictability.py                  # demo preset validation clips (after `make main`)
     python scripts/collision_predictability.py demo train       # the 400 training clips: 10x the positives
+    python scripts/collision_predictability.py demo validation data/runs/demo   # + the trained approaches' boxes
 """
 from __future__ import annotations
 import sys
@@ -30,7 +32,7 @@ def closing(d0, d1, pm, touch=None):
     return s.masked_fill(~pm, -9).max().item()
 
 
-def main(preset: str = 'demo', split: str = 'validation', n_context: int = 6, n_future: int = 10):
+def main(preset: str = 'demo', split: str = 'validation', runs: str | None = None, n_context: int = 6, n_future: int = 10):
     ds = protocol_clips(ensure_mini_clevrer(preset, progress=False), split, n_context=n_context, n_future=n_future)
     rules = {'2D boxes, true future: gaps closing': [], '2D boxes, true future: centres closing': [],
              '2D boxes, constant velocity: centres closing': [], '3D positions, true future: closing into contact': []}
@@ -56,13 +58,23 @@ def main(preset: str = 'demo', split: str = 'validation', n_context: int = 6, n_
     y = torch.tensor(y)
     print(f"{len(ds)} clips x {n_future} future transitions, {int(y.sum())} with a collision (positive rate {y.mean():.3f} = the AP of a constant score)")
     for k, s in rules.items(): print(f"  AP {average_precision(torch.tensor(s), y):.3f}  {k}")
-    events(ds, n_context, n_future)
+    events(ds, n_context, n_future, models(runs, preset))
 
 
-def events(ds, n_context, n_future):
+def models(runs, preset) -> dict:
+    "The trained approaches 1 and 4 of a runs folder (none without one)."
+    if not runs: return {}
+    from cvp.ttt import trained_model
+    return {n: trained_model(n, runs, preset=preset, size=64, stride=2, n_context=6, device='cpu', allow_tiny=False)[0].eval()
+            for n in ('approach1', 'approach4')}
+
+
+@torch.no_grad()
+def events(ds, n_context, n_future, trained: dict):
     "Per pair of objects seen in the last context frame: does it collide in the rollout? AP of closest-approach rules."
     rules = {'2D boxes, constant velocity: closest approach of the centres': [], '2D boxes, true future: closest approach of the centres': [],
              '2D boxes, true future: smallest gap': []}
+    for n in trained: rules[f'2D boxes, {n} predicted: closest approach of the centres'] = []; rules[f'{n} pair head (its collision_event_ap)'] = []
     y = []
     for i in range(len(ds)):
         x = ds[i]
@@ -78,6 +90,10 @@ def events(ds, n_context, n_future):
             (pair_proximity(fut[None], pv[None])[0] * both).amax(0)[keep])
         gap = box_gap(fut[:, :, None], fut[:, None]).masked_fill(~both, 9)
         rules['2D boxes, true future: smallest gap'].append(-gap.amin(0)[keep])
+        for n, m in trained.items():
+            out = m.rollout(x['frames'][None, :n_context], n_future, context_boxes=b[None, :n_context], context_box_valid=v[None, :n_context])
+            rules[f'2D boxes, {n} predicted: closest approach of the centres'].append(pair_proximity(out['boxes'], pv[None])[0].amax(0)[keep])
+            rules[f'{n} pair head (its collision_event_ap)'].append(out['collision_pairs'][0].amax(0)[keep])
     y = torch.cat(y)
     print(f"{len(ds)} clips, {len(y)} pairs of objects seen in the last context frame, {int(y.sum())} collide in the rollout "
           f"(positive rate {y.float().mean():.3f} = the AP of a constant score)")
@@ -85,4 +101,4 @@ def events(ds, n_context, n_future):
 
 
 if __name__ == '__main__':
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:4])
