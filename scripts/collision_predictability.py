@@ -58,14 +58,16 @@ def main(preset: str = 'demo', split: str = 'validation', runs: str | None = Non
     y = torch.tensor(y)
     print(f"{len(ds)} clips x {n_future} future transitions, {int(y.sum())} with a collision (positive rate {y.mean():.3f} = the AP of a constant score)")
     for k, s in rules.items(): print(f"  AP {average_precision(torch.tensor(s), y):.3f}  {k}")
-    events(ds, n_context, n_future, models(runs, preset))
+    events(ds, n_context, n_future, models(runs, preset, n_context))
 
 
-def models(runs, preset) -> dict:
-    "The trained approaches 1 and 4 of a runs folder (none without one)."
+def models(runs, preset, n_context) -> dict:
+    "The trained approaches 1 and 4 of a runs folder (none without one), at the protocol's size and stride."
     if not runs: return {}
     from cvp.ttt import trained_model
-    return {n: trained_model(n, runs, preset=preset, size=64, stride=2, n_context=6, device='cpu', allow_tiny=False)[0].eval()
+    from cvp.metrics import PROTOCOL
+    return {n: trained_model(n, runs, preset=preset, size=PROTOCOL['size'], stride=PROTOCOL['stride'], n_context=n_context, device='cpu',
+                             allow_tiny=False)[0].eval()
             for n in ('approach1', 'approach4')}
 
 

@@ -24,13 +24,14 @@ def main(argv=None):
     ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args(argv)
     import torch
-    from cvp.metrics import evaluate, protocol_clips
+    from cvp.metrics import evaluate, protocol_clips, PROTOCOL
     from cvp.ttt import trained_model
     torch.set_num_threads(a.threads)
     from cvp.synthetic import ensure_mini_clevrer        # the demo data (as the main job made it) and its 'exact' flow source
     root = ensure_mini_clevrer('demo')
-    ds = protocol_clips(root, a.split, size=64, stride=2, n_context=6, n_future=10, flow='exact')
-    model, info = trained_model(a.model, a.runs, preset='demo', size=64, stride=2, n_context=6, device='cpu', allow_tiny=False)
+    ds = protocol_clips(root, a.split, flow='exact', **PROTOCOL)
+    model, info = trained_model(a.model, a.runs, preset='demo', size=PROTOCOL['size'], stride=PROTOCOL['stride'], n_context=PROTOCOL['n_context'],
+                                device='cpu', allow_tiny=False)
     print(f'{a.model} ({info["weights"]}), {a.split} split, {len(ds)} clips')
     print('| flow_snap px | PSNR dB | flow EPE all px | moving EPE step 1 | moving EPE step 10 |\n|---:|---:|---:|---:|---:|')
     for s in a.snaps:
