@@ -182,7 +182,7 @@ def _check_batch(self: Approach4, batch: dict):
 
 @patch
 def loss_terms(self: Approach4, batch: dict) -> dict:
-    "The seed's terms `latent, flow, occlusion, warped, residual` (+ `box, collision` of the object heads when the batch has boxes, `flow_px, pixel` (+ `motion` with a gate) when composite, `frame` with `decoded_loss`)."
+    "The seed's terms `latent, flow, occlusion, warped, residual` (+ `box, box_iou, collision, pair` of the object heads when the batch has boxes, `flow_px, pixel` (+ `motion` with a gate) when composite, `frame` with `decoded_loss`)."
     self._check_batch(batch)
     frames = batch['frames']
     z, out = self.clip_outputs(frames, batch.get('latents'))

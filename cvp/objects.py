@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from .blocks import focal_loss
 
 # %% auto #0
-__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'pair_window_labels', 'object_terms']
+__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'box_giou', 'pair_window_labels',
+           'object_terms']
 
 # %% ../nbs/01f_objects.ipynb #c945cb9f
 def box_centers(b: torch.Tensor) -> torch.Tensor:
@@ -34,8 +35,9 @@ def sample_at(h: torch.Tensor, pts: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/01f_objects.ipynb #b4419af0
 class ObjectDynamics(nn.Module):
-    "Per-object boxes (constant velocity + a learned, zero-initialised correction) and a scene collision logit from pairs, reading a hidden grid."
-    def __init__(self, hid_ch: int, width: int = 64, *, pos_scale: float = 4.0, vel_scale: float = 64.0, collision_prior: float = 0.01, pair_prior: float = 0.002):
+    "Per-object boxes (constant velocity + a learned, zero-initialised correction) and a scene collision logit from pairs (a learned logit + a geometric prior: how close the predicted boxes come), reading a hidden grid."
+    def __init__(self, hid_ch: int, width: int = 64, *, pos_scale: float = 4.0, vel_scale: float = 64.0, collision_prior: float = 0.01, pair_prior: float = 0.002,
+                 pair_geo: float = 6.0, geo_scale: float = 0.05):
         super().__init__()
         for k, p in (('collision_prior', collision_prior), ('pair_prior', pair_prior)):
             if not 0 < p < 1: raise ValueError(f"ObjectDynamics: {k} must be in (0, 1), got {p}")
@@ -47,6 +49,9 @@ class ObjectDynamics(nn.Module):
         self.pair_logit = nn.Linear(width, 1)
         nn.init.zeros_(self.pair_logit.weight); nn.init.constant_(self.pair_logit.bias, math.log(pair_prior / (1 - pair_prior)))
         self.base_logit = nn.Parameter(torch.tensor(math.log(collision_prior / (1 - collision_prior))))   # collisions no pair explains
+        if geo_scale <= 0: raise ValueError(f"ObjectDynamics: geo_scale is a distance in frame fractions (> 0), got {geo_scale}")
+        # the geometric prior's weight (learned; 0: no prior) on exp(-distance of the predicted box centres / geo_scale)
+        self.geo_scale, self.geo_k = geo_scale, nn.Parameter(torch.tensor(float(pair_geo))) if pair_geo else None
 
     def step(self, h: torch.Tensor, b: torch.Tensor, v: torch.Tensor, m: torch.Tensor, vm: torch.Tensor):
         "One step: grid `h (B,C,gh,gw)`, boxes `b`, velocities `v (B,N,4)`, present `m`, velocity known `vm (B,N)` -> (next boxes, velocities, collision logit (B,), pair logits (B,N,N), pair mask (B,N,N))."
@@ -61,6 +66,9 @@ class ObjectDynamics(nn.Module):
         v_next = torch.where(m[..., None], v + self.dv(torch.cat([tok, agg], -1)) / vs, torch.zeros_like(v))
         l = self.pair_logit(e)[..., 0]
         l = (l + l.transpose(1, 2)) / 2                                           # one symmetric logit per unordered pair
+        if self.geo_k is not None:                                                # + how close the two predicted boxes come (read, not pushed)
+            c = box_centers(b + v_next).detach()
+            l = l + self.geo_k * torch.exp(-(c[:, :, None] - c[:, None]).pow(2).sum(-1).add(1e-12).sqrt() / self.geo_scale)
         keep = torch.triu(pm, diagonal=1)
         # noisy-OR: P(no collision) = (1 - base) * prod over pairs (1 - p_ij); its log is -softplus(logit) summed
         s = -F.softplus(self.base_logit).to(l) - (F.softplus(l) * keep.to(l)).sum((1, 2))
@@ -98,6 +106,15 @@ def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor)
     diff = torch.where(m, (pred - torch.nan_to_num(target)).abs(), torch.zeros_like(pred))
     return diff.sum() / m.sum().clamp(min=1)
 
+def box_giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    "Generalised IoU of xyxy boxes, elementwise over broadcast leading dims: IoU - (enclosing area - union) / enclosing area, in [-1, 1]; differentiable where boxes do not overlap."
+    if a.shape[-1] != 4 or b.shape[-1] != 4: raise ValueError(f"box_giou: boxes must be (..., 4) xyxy, got {tuple(a.shape)} and {tuple(b.shape)}")
+    area = lambda x: (x[..., 2] - x[..., 0]).clamp(min=0) * (x[..., 3] - x[..., 1]).clamp(min=0)
+    inter = (torch.minimum(a[..., 2:], b[..., 2:]) - torch.maximum(a[..., :2], b[..., :2])).clamp(min=0).prod(-1)
+    union = area(a) + area(b) - inter
+    hull = (torch.maximum(a[..., 2:], b[..., 2:]) - torch.minimum(a[..., :2], b[..., :2])).clamp(min=0).prod(-1)
+    return inter / union.clamp(min=1e-9) - (hull - union) / hull.clamp(min=1e-9)
+
 def pair_window_labels(pairs: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
     "Pair labels `(B,T-1,N,N)` per transition -> (does the pair collide in transitions t..t+window-1, `(B,T-1,N,N)`; whether that window lies inside the clip, `(T-1,)`)."
     if pairs.ndim != 4 or window < 1: raise ValueError(f"pair_window_labels: need (B,T-1,N,N) labels and window >= 1, got {tuple(pairs.shape)}, {window}")
@@ -107,12 +124,14 @@ def pair_window_labels(pairs: torch.Tensor, window: int) -> tuple[torch.Tensor, 
 
 def object_terms(out: dict, boxes: torch.Tensor, valid: torch.Tensor, collision: torch.Tensor | None = None, pairs: torch.Tensor | None = None, *,
                  size: int = 64, focal_alpha: float = 0.25, focal_gamma: float = 2.0, pair_window: int = 3) -> dict:
-    "Loss terms of `ObjectDynamics` outputs over S steps: `box` (L1 in pixels of a `size` frame, over valid boxes of frames 1..S), `collision` (focal) and, with `pairs`, `pair` (focal: will this pair collide within `pair_window` transitions?)."
+    "Loss terms of `ObjectDynamics` outputs over S steps: `box` (L1 in pixels of a `size` frame) and `box_iou` (1 - generalised IoU), both over valid boxes of frames 1..S, `collision` (focal) and, with `pairs`, `pair` (focal: will this pair collide within `pair_window` transitions?)."
 
     S = out['boxes'].shape[1]
     if boxes.shape[1] < S + 1 or valid.shape[1] < S + 1:
         raise ValueError(f"object_terms: {S} steps need boxes of {S + 1} frames, got {tuple(boxes.shape)} / valid {tuple(valid.shape)}")
-    terms = {'box': size * masked_box_l1(out['boxes'], boxes[:, 1:S + 1].to(out['boxes']), valid[:, 1:S + 1].bool())}
+    tb, vb = boxes[:, 1:S + 1].to(out['boxes']), valid[:, 1:S + 1].bool()
+    terms = {'box': size * masked_box_l1(out['boxes'], tb, vb),
+             'box_iou': (1 - box_giou(out['boxes'][vb], torch.nan_to_num(tb[vb]))).mean() if vb.any() else out['boxes'].sum() * 0}
     if collision is not None:
         if collision.shape[1] < S: raise ValueError(f"object_terms: {S} steps need {S} collision labels, got {tuple(collision.shape)}")
         terms['collision'] = focal_loss(out['collision_logit'], collision[:, :S].to(out['collision_logit']), alpha=focal_alpha, gamma=focal_gamma)
