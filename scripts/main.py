@@ -62,11 +62,24 @@ STAGES = [
 ]
 
 
+def uses(code: list[str]) -> list[str]:
+    "The cvp modules that notebook code runs: those it names (`cvp.x`, its `default_exp`) and, transitively, what they import."
+    import re
+    from cvp.core import import_graph
+    graph, src = import_graph(ROOT / 'cvp'), '\n'.join(code)
+    todo, seen = set(re.findall(r'\bcvp\.(\w+)', src)) | set(re.findall(r'#\|\s*default_exp\s+(\w+)', src)), set()
+    while todo:
+        m = todo.pop()
+        if m in graph and m not in seen: seen.add(m); todo |= set(graph[m])
+    return sorted(seen)
+
+
 def _stamp(name, nb, params, upstream=''):
-    "Parameters + the notebook's code + the stamps of the stages before it: a stage re-runs when any of them changed."
+    "Parameters + the notebook's code + the code of the cvp modules it uses + the stamps of the stages before it: a stage re-runs when any of them changed."
     import nbformat
     code = [c.source for c in nbformat.read(ROOT / 'nbs' / nb, as_version=4).cells if c.cell_type == 'code']
-    return hashlib.sha256(json.dumps([name, params, code, upstream], sort_keys=True).encode()).hexdigest()[:16]
+    lib = [(m, (ROOT / 'cvp' / f'{m}.py').read_text()) for m in uses(code)]
+    return hashlib.sha256(json.dumps([name, params, code, lib, upstream], sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _stamps():

@@ -7,7 +7,8 @@ data/runs/study/; then every run is evaluated the same way as the README table: 
 The answers go into figures/results.json under `seeds` {model: {psnr_mean: [...], ssim_mean: [...], seeds: [...]}} and
 `ablations` {name: {psnr_mean: [...], ssim_mean: [...], seeds: [...], what: ...}}, which the README reads.
 Needs `make main` first (the demo data, the published frame VAE and the README's seed-0 runs). A finished run is
-not trained again while its settings are the main job's (delete its folder to redo it), so an interrupted study resumes.
+not trained again while its settings and its stage's stamp (notebook, the cvp code it runs, the stages before it) are the
+main job's (delete its folder to redo it), so an interrupted study resumes and a changed model is retrained.
 
     python scripts/study.py                                  # what `make study` runs: seeds 0 1 2, every ablation
     python scripts/study.py --seeds 1 --only a1 a4           # a subset
@@ -19,7 +20,7 @@ import argparse, json, os, sys, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from main import ROOT, FIG, STAGES, RUNS_DEMO, job_env   # the main job's settings are the study's settings
+from main import ROOT, FIG, STAGES, RUNS_DEMO, job_env, _stamps   # the main job's settings are the study's settings
 
 STUDY = ROOT / 'data' / 'runs' / 'study'
 MODELS = {'a1': 'approach1', 'a2': 'approach2', 'a3': 'approach3', 'a4': 'approach4'}
@@ -39,8 +40,18 @@ def run_dir(stage: str, seed: int, change: dict | None = None) -> Path:
 def trained(stage: str, seed: int, change: dict | None = None) -> bool:
     "Whether that run has finished training (the main job's own run for seed 0 without change)."
     if seed == 0 and not change: return (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file()
-    done = run_dir(stage, seed, change) / 'done'
-    return done.is_file() and json.loads(done.read_text()).get('params') == _params(stage, seed, change)
+    return _current(run_dir(stage, seed, change), stage, seed, change)
+
+
+_STAMPS = {}
+
+def _current(d: Path, stage: str, seed: int, change: dict | None) -> bool:
+    "Whether run folder `d` finished with this study's parameters and the main job's current stamp of its stage (its notebook, the cvp code it runs, the stages before it)."
+    if not _STAMPS: _STAMPS.update(_stamps())
+    done = d / 'done'
+    if not (done.is_file() and (d / MODELS[stage] / 'last.pt').is_file()): return False
+    rec = json.loads(done.read_text())
+    return rec.get('params') == _params(stage, seed, change) and rec.get('stamp') == _STAMPS[stage]
 
 
 def _notebook(stage: str) -> str: return next(nb for n, nb, p in STAGES if n == stage)
@@ -58,17 +69,16 @@ def train(stage: str, seed: int, change: dict | None = None) -> Path:
     import papermill as pm
     if seed == 0 and not change and (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file(): return RUNS_DEMO
     d, nb, params = run_dir(stage, seed, change), _notebook(stage), _params(stage, seed, change)
-    done = d / 'done'
-    if (d / MODELS[stage] / 'last.pt').is_file() and done.is_file():
-        if json.loads(done.read_text()).get('params') == params: return d
-        import shutil   # trained with other settings (the main job's changed since): train again
-        print(f'[study] {d.name}: trained with other settings, removed', flush=True); shutil.rmtree(d)
+    if _current(d, stage, seed, change): return d
+    if d.exists():
+        import shutil   # unfinished, or trained with other settings or code (the main job's changed since): train again
+        print(f'[study] {d.name}: unfinished or trained with other settings or code, removed', flush=True); shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)
     print(f'[study] {d.name}: training ({nb})', flush=True)
     t0 = time.time()
     pm.execute_notebook(str(ROOT / 'nbs' / nb), str(d / nb), parameters=params, cwd=str(ROOT / 'nbs'), kernel_name='python3',
                         progress_bar=False)
-    (d / 'done').write_text(json.dumps(dict(seconds=round(time.time() - t0, 1), params=params)))
+    (d / 'done').write_text(json.dumps(dict(seconds=round(time.time() - t0, 1), params=params, stamp=_STAMPS[stage])))
     return d
 
 
