@@ -43,6 +43,8 @@ STAGES = [
     # (EPE 0.041 / 1.16 px moving at step 1) with the ungated head on [h_t, z_{t+1}]. The gate's cross-entropy at weight 1 and 450 steps
     # (1 thread, v5 data): PSNR 30.34 dB, EPE 0.0390, moving EPE 0.589 / 1.036 px at steps 1 / 10, 220 s; at w_gate 0.1 and 300 steps
     # 30.17 dB, 0.0407, 0.630 / 1.024, 174 s (the gate misses moving pixels: the ungated flow's moving EPE at step 1 is 0.50)
+    # Also measured at these settings (fresh clone, v5 data; now 30.39 dB, EPE 0.0373, 0.584 / 1.012): the EPE on the gated flow
+    # (flow_gated=True) 30.21 dB, 0.0436, 0.588 / 1.041; flow_static=0.3 30.35 dB, 0.0385, 0.584 / 1.034
     ('a3', '05_approach3.ipynb', dict(DEMO, max_steps=450, batch_size=8, latent_loss='l2', flow_width=64, flow_static=0.5, w_gate=1.0, threads=2,
                                       run_dir=str(RUNS_DEMO / 'approach3'))),
     # composite rendering (warp the last frame's pixels, decode only where the mask distrusts the warp), the temporal model
