@@ -70,10 +70,13 @@ def train(stage: str, seed: int, change: dict | None = None) -> Path:
     if seed == 0 and not change and (RUNS_DEMO / MODELS[stage] / 'last.pt').is_file(): return RUNS_DEMO
     d, nb, params = run_dir(stage, seed, change), _notebook(stage), _params(stage, seed, change)
     if _current(d, stage, seed, change): return d
-    if d.exists():
-        import shutil   # unfinished, or trained with other settings or code (the main job's changed since): train again
-        print(f'[study] {d.name}: unfinished or trained with other settings or code, removed', flush=True); shutil.rmtree(d)
+    mine = json.dumps(dict(params=params, stamp=_STAMPS[stage]), sort_keys=True)
+    started = d / 'started'
+    if d.exists() and ((d / 'done').exists() or not started.is_file() or started.read_text() != mine):
+        import shutil   # trained, or begun, with other settings or code (the main job's changed since): train again
+        print(f'[study] {d.name}: trained or begun with other settings or code, removed', flush=True); shutil.rmtree(d)
     d.mkdir(parents=True, exist_ok=True)
+    started.write_text(mine)   # an interrupted run with the same settings and code resumes from its checkpoints (cvp.learner.fit)
     print(f'[study] {d.name}: training ({nb})', flush=True)
     t0 = time.time()
     pm.execute_notebook(str(ROOT / 'nbs' / nb), str(d / nb), parameters=params, cwd=str(ROOT / 'nbs'), kernel_name='python3',
