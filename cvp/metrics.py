@@ -170,15 +170,18 @@ def f1_score(pred, labels) -> float:
     return float('nan') if 2 * tp + fp + fn == 0 else float(2 * tp / (2 * tp + fp + fn))
 
 # %% ../nbs/01c_metrics.ipynb #c030
-def box_iou(a, b, pairwise:bool=True) -> torch.Tensor:
-    "IoU of xyxy boxes: (N,4)x(M,4) -> (N,M) when pairwise, else elementwise over broadcast leading dims."
+def box_iou(a, b, pairwise:bool=True, generalized:bool=False) -> torch.Tensor:
+    "IoU of xyxy boxes: (N,4)x(M,4) -> (N,M) when pairwise, else elementwise over broadcast leading dims; `generalized`: GIoU, IoU - (enclosing box - union) / enclosing box, in [-1, 1] (a loss with a gradient where boxes do not overlap)."
     a, b = torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)
     if a.shape[-1] != 4 or b.shape[-1] != 4: raise ValueError(f'box_iou: boxes must be (..., 4) xyxy, got {tuple(a.shape)} and {tuple(b.shape)}')
     if pairwise: a, b = a[..., :, None, :], b[..., None, :, :]
     area = lambda x: (x[..., 2] - x[..., 0]).clamp(min=0) * (x[..., 3] - x[..., 1]).clamp(min=0)
     lt, rb = torch.maximum(a[..., :2], b[..., :2]), torch.minimum(a[..., 2:], b[..., 2:])
     inter = (rb - lt).clamp(min=0).prod(-1)
-    return inter / (area(a) + area(b) - inter)
+    union = area(a) + area(b) - inter
+    if not generalized: return inter / union
+    hull = (torch.maximum(a[..., 2:], b[..., 2:]) - torch.minimum(a[..., :2], b[..., :2])).clamp(min=0).prod(-1)
+    return inter / union.clamp(min=1e-9) - (hull - union) / hull.clamp(min=1e-9)   # as a loss: 0, not NaN, for degenerate boxes
 
 # %% ../nbs/01c_metrics.ipynb #c033
 @register('copy_last')

@@ -9,10 +9,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .blocks import focal_loss
+from .metrics import box_iou
 
 # %% auto #0
-__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'box_giou', 'pair_window_labels',
-           'object_terms']
+__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'pair_window_labels', 'object_terms']
 
 # %% ../nbs/01f_objects.ipynb #c945cb9f
 def box_centers(b: torch.Tensor) -> torch.Tensor:
@@ -106,15 +106,6 @@ def masked_box_l1(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor)
     diff = torch.where(m, (pred - torch.nan_to_num(target)).abs(), torch.zeros_like(pred))
     return diff.sum() / m.sum().clamp(min=1)
 
-def box_giou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    "Generalised IoU of xyxy boxes, elementwise over broadcast leading dims: IoU - (enclosing area - union) / enclosing area, in [-1, 1]; differentiable where boxes do not overlap."
-    if a.shape[-1] != 4 or b.shape[-1] != 4: raise ValueError(f"box_giou: boxes must be (..., 4) xyxy, got {tuple(a.shape)} and {tuple(b.shape)}")
-    area = lambda x: (x[..., 2] - x[..., 0]).clamp(min=0) * (x[..., 3] - x[..., 1]).clamp(min=0)
-    inter = (torch.minimum(a[..., 2:], b[..., 2:]) - torch.maximum(a[..., :2], b[..., :2])).clamp(min=0).prod(-1)
-    union = area(a) + area(b) - inter
-    hull = (torch.maximum(a[..., 2:], b[..., 2:]) - torch.minimum(a[..., :2], b[..., :2])).clamp(min=0).prod(-1)
-    return inter / union.clamp(min=1e-9) - (hull - union) / hull.clamp(min=1e-9)
-
 def pair_window_labels(pairs: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
     "Pair labels `(B,T-1,N,N)` per transition -> (does the pair collide in transitions t..t+window-1, `(B,T-1,N,N)`; whether that window lies inside the clip, `(T-1,)`)."
     if pairs.ndim != 4 or window < 1: raise ValueError(f"pair_window_labels: need (B,T-1,N,N) labels and window >= 1, got {tuple(pairs.shape)}, {window}")
@@ -124,14 +115,14 @@ def pair_window_labels(pairs: torch.Tensor, window: int) -> tuple[torch.Tensor, 
 
 def object_terms(out: dict, boxes: torch.Tensor, valid: torch.Tensor, collision: torch.Tensor | None = None, pairs: torch.Tensor | None = None, *,
                  size: int = 64, focal_alpha: float = 0.25, focal_gamma: float = 2.0, pair_window: int = 3) -> dict:
-    "Loss terms of `ObjectDynamics` outputs over S steps: `box` (L1 in pixels of a `size` frame) and `box_iou` (1 - generalised IoU), both over valid boxes of frames 1..S, `collision` (focal) and, with `pairs`, `pair` (focal: will this pair collide within `pair_window` transitions?)."
+    "Loss terms of `ObjectDynamics` outputs over S steps: `box` (L1 in pixels of a `size` frame) and `box_iou` (1 - generalised IoU, `cvp.metrics.box_iou`), both over valid boxes of frames 1..S, `collision` (focal) and, with `pairs`, `pair` (focal: will this pair collide within `pair_window` transitions?)."
 
     S = out['boxes'].shape[1]
     if boxes.shape[1] < S + 1 or valid.shape[1] < S + 1:
         raise ValueError(f"object_terms: {S} steps need boxes of {S + 1} frames, got {tuple(boxes.shape)} / valid {tuple(valid.shape)}")
     tb, vb = boxes[:, 1:S + 1].to(out['boxes']), valid[:, 1:S + 1].bool()
     terms = {'box': size * masked_box_l1(out['boxes'], tb, vb),
-             'box_iou': (1 - box_giou(out['boxes'][vb], torch.nan_to_num(tb[vb]))).mean() if vb.any() else out['boxes'].sum() * 0}
+             'box_iou': (1 - box_iou(out['boxes'][vb], torch.nan_to_num(tb[vb]), pairwise=False, generalized=True)).mean() if vb.any() else out['boxes'].sum() * 0}
     if collision is not None:
         if collision.shape[1] < S: raise ValueError(f"object_terms: {S} steps need {S} collision labels, got {tuple(collision.shape)}")
         terms['collision'] = focal_loss(out['collision_logit'], collision[:, :S].to(out['collision_logit']), alpha=focal_alpha, gamma=focal_gamma)
