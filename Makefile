@@ -4,7 +4,7 @@ main:
 	@PY=$$(bash scripts/setup.sh | tail -n1) && $$PY scripts/main.py $(ARGS)
 test:
 	@bash scripts/test.sh
-# seeds and ablations at the main job's settings (after `make main`; about 40 min on 2 cores): figures/results.json seeds/ablations
+# seeds and ablations at the main job's settings (after `make main`; 14 runs: 33 min here as two `--threads 1` studies side by side): figures/results.json seeds/ablations
 study:
 	@PY=$$(bash scripts/setup.sh | tail -n1) && $$PY scripts/study.py $(ARGS) && $$PY -c "import sys; sys.path.insert(0, 'scripts'); import main; main.render_readme()"
 export:
