@@ -387,18 +387,22 @@ def render_frames(scene: dict, sim: dict, cam: Camera, frames=None, shadows: boo
 def exact_flow(cam: Camera, depth0, seg0, pos0, quat0, depth1, seg1, pos1, quat1, tol: float = 0.05, rel_tol: float = 0.005):
     "Flow (2,H,W) float32 from frame 0 to frame 1 on frame 0's grid, and occlusion (H,W) bool (1 = not visible in frame 1)."
     H, W = seg0.shape
-    X = cam.unproject(depth0)
-    X1 = X.copy()
-    for i in range(len(pos0)):
-        m = seg0 == i + 1
-        if m.any():
-            L, _ = _local(X[m], pos0[i], quat0[i])
-            X1[m] = L @ np.array(pb.getMatrixFromQuaternion(quat1[i])).reshape(3, 3).T + pos1[i]
-    uv, z = cam.project(X1)
+    flow = np.zeros((2, H, W), np.float32)                        # the floor is static: exactly zero, not 1e-6
     jj, ii = np.mgrid[:H, :W]
-    flow = np.stack([uv[..., 0] - ii, uv[..., 1] - jj]).astype(np.float32)
-    flow[:, seg0 == 0] = 0.0                                      # the floor is static: exactly zero, not 1e-6
-    ni, nj = np.rint(uv[..., 0]).astype(np.int64), np.rint(uv[..., 1]).astype(np.int64)
+    ni, nj, z = ii.copy(), jj.copy(), np.array(depth0, np.float64)    # and each floor pixel lands on itself, at its own depth
+    obj = seg0 > 0                                                 # only object pixels are unprojected, moved and projected
+    if obj.any():
+        s, M = seg0[obj], cam.world_to_cam
+        X = (z[obj][:, None] * cam._rays[obj] - M[:3, 3]) @ M[:3, :3]   # cam.unproject on those pixels
+        X1 = X.copy()
+        for i in range(len(pos0)):
+            m = s == i + 1
+            if m.any():
+                L, _ = _local(X[m], pos0[i], quat0[i])
+                X1[m] = L @ np.array(pb.getMatrixFromQuaternion(quat1[i])).reshape(3, 3).T + pos1[i]
+        uv, zo = cam.project(X1)
+        flow[0][obj], flow[1][obj] = uv[:, 0] - ii[obj], uv[:, 1] - jj[obj]
+        ni[obj], nj[obj], z[obj] = np.rint(uv[:, 0]).astype(np.int64), np.rint(uv[:, 1]).astype(np.int64), zo
     outside = (z <= cam.near) | (ni < 0) | (ni >= W) | (nj < 0) | (nj >= H)
     ni, nj = np.clip(ni, 0, W - 1), np.clip(nj, 0, H - 1)
     occ = outside | (seg1[nj, ni] != seg0) | (depth1[nj, ni] < z - (tol + rel_tol * z))
