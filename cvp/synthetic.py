@@ -125,12 +125,13 @@ class Camera:
         c = self.K[:2, 2]
         return np.stack([(ii - c[0]) / self.focal, (jj - c[1]) / self.focal, np.ones_like(ii)], -1)
 
-    def unproject(self, depth) -> np.ndarray:
-        "Depth map (H,W) -> world points (H,W,3) of every pixel."
+    def unproject(self, depth, mask=None) -> np.ndarray:
+        "Depth map (H,W) -> world points (H,W,3) of every pixel, or (N,3) of the pixels where `mask` (H,W) is true."
         depth = np.asarray(depth, np.float64)
         if depth.shape != (self.height, self.width): raise ValueError(f"depth {depth.shape} does not match the camera's {(self.height, self.width)}")
         M = self.world_to_cam
-        return (depth[..., None] * self._rays - M[:3, 3]) @ M[:3, :3]
+        if mask is None: return (depth[..., None] * self._rays - M[:3, 3]) @ M[:3, :3]
+        return (depth[mask][:, None] * self._rays[mask] - M[:3, 3]) @ M[:3, :3]
 
     def floor_point(self, u, v, z: float = 0.0) -> np.ndarray:
         "Where the ray through pixel (u, v) meets the horizontal plane at height z."
@@ -392,8 +393,7 @@ def exact_flow(cam: Camera, depth0, seg0, pos0, quat0, depth1, seg1, pos1, quat1
     ni, nj, z = ii.copy(), jj.copy(), np.array(depth0, np.float64)    # and each floor pixel lands on itself, at its own depth
     obj = seg0 > 0                                                 # only object pixels are unprojected, moved and projected
     if obj.any():
-        s, M = seg0[obj], cam.world_to_cam
-        X = (z[obj][:, None] * cam._rays[obj] - M[:3, 3]) @ M[:3, :3]   # cam.unproject on those pixels
+        s, X = seg0[obj], cam.unproject(depth0, obj)
         X1 = X.copy()
         for i in range(len(pos0)):
             m = s == i + 1
