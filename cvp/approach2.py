@@ -167,13 +167,13 @@ def unroll(self: LatentDynamics, z: torch.Tensor, n_steps: int, *, feedback_from
 
 # %% ../nbs/04_approach2.ipynb #c029
 @patch
-def rollout(self: LatentDynamics, context: torch.Tensor, n_future: int) -> dict:
-    "Burn in on the context latents, feed predictions back for `n_future` steps, decode: `frames (B,n_future,3,H,W)` + extras."
+def rollout(self: LatentDynamics, context: torch.Tensor, n_future: int, *, z: torch.Tensor | None = None) -> dict:
+    "Burn in on the context latents (`self.encode(context)`, or `z` when a subclass encoded them itself), feed predictions back for `n_future` steps, decode: `frames (B,n_future,3,H,W)` + extras."
     check_clip(context, 'context')
     if tuple(context.shape[-2:]) != self.size: raise ValueError(f"context frames must be {self.size}, got {tuple(context.shape[-2:])}")
     if n_future < 1: raise ValueError(f"n_future must be >= 1, got {n_future}")
     tc = context.shape[1]
-    out = self.unroll(self.encode(context), tc - 1 + n_future, feedback_from=tc)
+    out = self.unroll(self.encode(context) if z is None else z, tc - 1 + n_future, feedback_from=tc)
     return {'frames': self.decode(out['z'][:, tc - 1:]).clamp(0, 1), **self.rollout_extras(out, tc - 1)}
 
 # %% ../nbs/04_approach2.ipynb #c033

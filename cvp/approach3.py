@@ -67,10 +67,12 @@ def motion_flow_terms(flow: torch.Tensor, gate_logit: torch.Tensor, target: torc
 class Approach3(Approach2):
     "Seed approach 3: approach 2 + a gated flow head on `[h_t, z_{t-1}, z_t, z_{t+1}]` (backward flow, frame pixels); unused by rollout."
     def __init__(self, *, flow_width: int = 64, flow_next: str = 'pred', moving_px: float = 0.5, flow_static: float = 0.0,
-                 flow_gated: bool = False, **kw):
+                 flow_gated: bool = False, gate_threshold: float = 0.0, **kw):
         super().__init__(**kw)
         if flow_next not in ('pred', 'true'): raise ValueError(f"approach3: flow_next must be 'pred' or 'true', got {flow_next!r}")
+        if not 0 <= gate_threshold < 1: raise ValueError(f"approach3: gate_threshold must be in [0, 1), got {gate_threshold}")
         self.flow_next, self.moving_px, self.flow_static, self.flow_gated = flow_next, moving_px, flow_static, flow_gated
+        self.gate_threshold = gate_threshold      # the rollout's gate: a decision at this probability (> 0), else the probability itself
         self.flow_head = FlowHead(self.temporal.out_ch, self.latent_shape[0], self.scale, flow_width)
 
     def flow_inputs(self, z: torch.Tensor, out: dict):
@@ -85,10 +87,11 @@ class Approach3(Approach2):
         f, g = self.flow_head.parts(h.flatten(0, 1), z_prev.flatten(0, 1), z.flatten(0, 1), z_next.flatten(0, 1))
         return f.unflatten(0, (b, t)), g.unflatten(0, (b, t))
 
-    def flow_from(self, h: torch.Tensor, z_prev: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor) -> torch.Tensor:
-        "The head's (gated) flow over stacked steps: `(B,T,2,H,W)`."
+    def flow_from(self, h: torch.Tensor, z_prev: torch.Tensor, z: torch.Tensor, z_next: torch.Tensor, decide: bool = False) -> torch.Tensor:
+        "The head's (gated) flow over stacked steps: `(B,T,2,H,W)`; with `decide` and a `gate_threshold`, the flow where the gate's probability exceeds it."
         f, g = self.flow_parts(h, z_prev, z, z_next)
-        return f * torch.sigmoid(g)
+        p = torch.sigmoid(g)
+        return f * (p > self.gate_threshold).to(f) if decide and self.gate_threshold > 0 else f * p
 
 # %% ../nbs/05_approach3.ipynb #c018
 @patch
@@ -109,10 +112,10 @@ def loss_terms(self: Approach3, batch: dict) -> dict:
 # %% ../nbs/05_approach3.ipynb #c019
 @patch
 def rollout_extras(self: Approach3, out: dict, first: int) -> dict:
-    "For information, the head's `flow (B,n,2,H,W)` of the steps `first:`, read from the unroll's inputs and predictions (`z_{t-1}`, `z_t`, predicted `z_{t+1}`): the frames are approach 2's."
+    "For information, the head's `flow (B,n,2,H,W)` of the steps `first:`, read from the unroll's inputs and predictions (`z_{t-1}`, `z_t`, predicted `z_{t+1}`), gated as `gate_threshold` says: the frames are approach 2's."
     zi = out['z_in']
     z_prev = torch.cat([zi[:, :1], zi[:, :-1]], 1)                     # the first future step reads the last context step's input
-    return {'flow': self.flow_from(*(x[:, first:] for x in (out['h'], z_prev, zi, out['z'])))}
+    return {'flow': self.flow_from(*(x[:, first:] for x in (out['h'], z_prev, zi, out['z'])), decide=True)}
 
 
 # %% ../nbs/05_approach3.ipynb #c020

@@ -57,7 +57,7 @@ class Approach5(LatentDynamics):
         if render not in ('latent', 'composite'): raise ValueError(f"approach5: render must be 'latent' or 'composite', got {render!r}")
         if render == 'composite' and not gate: raise ValueError("approach5: render='composite' needs the motion gate (gate=True)")
         if not 0 <= flow_balance < 1: raise ValueError(f"approach5: flow_balance must be in [0, 1), got {flow_balance}")
-        if motion_from not in ('latent', 'frames'): raise ValueError(f"approach5: motion_from must be 'latent' or 'frames', got {motion_from!r}")
+        if motion_from not in ('latent', 'frames', 'flow'): raise ValueError(f"approach5: motion_from must be 'latent', 'frames' or 'flow', got {motion_from!r}")
         if flow_gated and not gate: raise ValueError("approach5: flow_gated needs the motion gate (gate=True)")
         self.decode_frac, self.render, self.moving_px, self.flow_balance, self.flow_gated = decode_frac, render, moving_px, flow_balance, flow_gated
         self.motion_epe = motion_epe                # a `motion_epe` term: the EPE of the motion encoder's latents, decoded
@@ -78,7 +78,8 @@ class Approach5(LatentDynamics):
         del self.next_head
         hid, hw = self.temporal.out_ch, kw.get('head_width')
         self.app_head, self.motion_head = NextLatentHead(hid, ca, hw), NextLatentHead(hid, self.flow_ch, hw)
-        self.motion_from = motion_from            # the motion encoder reads the appearance latents or the frames
+        self.motion_from = motion_from            # the motion encoder reads the appearance latents or the frames; 'flow': the given context flow
+        self.uses_context_flow = motion_from == 'flow'   # evaluate() then passes `context_flow_bwd` to rollout when its clips have flow
         self.motion = MotionEncoder(ca, self.flow_ch, motion_width) if motion_from == 'latent' else MotionEncoder(3, self.flow_ch, motion_width, down=self.scale)
         self.gate = nn.Sequential(conv_block(self.flow_ch, motion_width), nn.Conv2d(motion_width, self.scale ** 2, 1)) if gate else None
         self.gate_refine = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.SiLU(), nn.Conv2d(8, 1, 3, padding=1)) if gate else None
@@ -144,13 +145,17 @@ def joint(self: Approach5, a: torch.Tensor, m_into: torch.Tensor) -> torch.Tenso
 @patch
 def infer_motion(self: Approach5, frames: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     "The motion encoder's latents `(B,T-1,Cf,h,w)` of the transitions of `frames (B,T,3,H,W)` (appearance latents `a`): from `a` or from the frames (`motion_from`)."
-    x = a if self.motion_from == 'latent' else frames
+    x = a if self.motion_from == 'latent' else frames        # 'flow' falls back on the frames
     return self.motion(x[:, :-1], x[:, 1:])
 
 @patch
-def encode(self: Approach5, frames: torch.Tensor) -> torch.Tensor:
-    "Joint latents `(B,T,Ca+Cf,h,w)` of frames: appearance from the frame VAE, motion inferred by the motion encoder."
+def encode(self: Approach5, frames: torch.Tensor, flow_bwd: torch.Tensor | None = None) -> torch.Tensor:
+    "Joint latents `(B,T,Ca+Cf,h,w)` of frames: appearance from the frame VAE, motion the flow VAE's latents of `flow_bwd (B,T-1,2,H,W)` when given, else inferred by the motion encoder."
     a = self.encode_app(frames)
+    if flow_bwd is not None:
+        if tuple(flow_bwd.shape) != (frames.shape[0], frames.shape[1] - 1, 2, *frames.shape[-2:]):
+            raise ValueError(f"approach5.encode: flow_bwd must be {(frames.shape[0], frames.shape[1] - 1, 2, *frames.shape[-2:])} for these frames, got {tuple(flow_bwd.shape)}")
+        return self.joint(a, self.encode_flow(flow_bwd.to(frames)))
     with torch.no_grad(): m = self.infer_motion(frames, a)
     return self.joint(a, m)
 
@@ -173,9 +178,10 @@ def rollout_extras(self: Approach5, out: dict, first: int) -> dict:
     return {'flow': f * p, 'occlusion': (p_prev - p).clamp(0, 1)}
 
 @patch
-def rollout(self: Approach5, context: torch.Tensor, n_future: int) -> dict:
-    "The base rollout (frames decoded from the appearance latents); with `render='composite'` the last context frame warped step by step, refilled where `occlusion`."
-    out = LatentDynamics.rollout(self, context, n_future)
+def rollout(self: Approach5, context: torch.Tensor, n_future: int, *, context_flow_bwd: torch.Tensor | None = None) -> dict:
+    "The base rollout (frames decoded from the appearance latents); with `render='composite'` the last context frame warped step by step, refilled where `occlusion`. With `motion_from='flow'`, the context's motion is `context_flow_bwd`'s when given."
+    z = self.encode(context, context_flow_bwd) if self.uses_context_flow and context_flow_bwd is not None else None
+    out = LatentDynamics.rollout(self, context, n_future, z=z)
     if self.render == 'latent': return out
     x, frames = context[:, -1], []
     for k in range(n_future):
@@ -207,7 +213,7 @@ def loss_terms(self: Approach5, batch: dict) -> dict:
         raise ValueError(f"approach5.loss_terms: flow_bwd must be {(b, T - 1, 2, *frames.shape[-2:])}, got {tuple(fb.shape)}")
     a, m_true = self._clip_latents(batch)
     m_est = self.infer_motion(frames, a)
-    out = self.unroll(self.joint(a, m_est.detach()), T - 1, feedback_from=self.n_context)
+    out = self.unroll(self.joint(a, m_true if self.uses_context_flow else m_est.detach()), T - 1, feedback_from=self.n_context)
     pa, pm = self.split(out['z'])
     n = b * (T - 1); k = max(1, round(self.decode_frac * n))
     idx = torch.randperm(n, device=frames.device)[:k] if k < n else torch.arange(n, device=frames.device)
@@ -240,11 +246,12 @@ class MotionLatentCache(torch.utils.data.Dataset):
 
 # %% ../nbs/07_approach5.ipynb #c025
 @patch
-def ttt_flows(self: Approach5, context: torch.Tensor) -> torch.Tensor:
-    "Backward flows `(B,Tc-1,2,H,W)` decoded from the motion latents predicted from `h_t` for the context transitions."
+def ttt_flows(self: Approach5, context: torch.Tensor, context_flow_bwd: torch.Tensor | None = None) -> torch.Tensor:
+    "Backward flows `(B,Tc-1,2,H,W)` decoded from the motion latents predicted from `h_t` for the context transitions (the context's motion as `rollout` takes it)."
     check_clip(context, 'context')
     if context.shape[1] < 2: raise ValueError(f"ttt_flows needs at least 2 context frames, got {context.shape[1]}")
-    out = self.unroll(self.encode(context), context.shape[1] - 1)
+    z = self.encode(context, context_flow_bwd) if self.uses_context_flow and context_flow_bwd is not None else self.encode(context)
+    out = self.unroll(z, context.shape[1] - 1)
     return self.motion_flow(self.split(out['z'])[1])
 
 @patch

@@ -311,6 +311,7 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
     fn = model_or_fn.rollout if is_model else model_or_fn
     needs_flow = getattr(model_or_fn, 'needs_true_flow', False)
     needs_ctx_flow, ctx_boxes = getattr(model_or_fn, 'needs_context_flow', False), getattr(model_or_fn, 'uses_context_boxes', False)
+    uses_ctx_flow = getattr(model_or_fn, 'uses_context_flow', False)
     use_lp = lpips is not None and lpips.available
     S, n, coll_s, coll_y, ev_s, ev_y = {}, 0, [], [], [], []
     batches = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
@@ -327,6 +328,7 @@ def evaluate(model_or_fn, dataset, *, n_context:int=6, n_future:int=10, batch_si
         if needs_ctx_flow:
             if 'flow_bwd' not in batch: raise ValueError(f"evaluate({name}): the model needs the flow of the context frames but the clips have no 'flow_bwd' (build the dataset with a flow source)")
             kw['context_flow_bwd'] = batch['flow_bwd'][:, :n_context - 1].to(device)      # observed pairs only
+        elif uses_ctx_flow and 'flow_bwd' in batch: kw['context_flow_bwd'] = batch['flow_bwd'][:, :n_context - 1].to(device)
         if ctx_boxes and 'boxes' in batch and 'box_valid' in batch:
             kw['context_boxes'], kw['context_box_valid'] = batch['boxes'][:, :n_context].to(device), batch['box_valid'][:, :n_context].to(device)
         out = fn(ctx, n_future, **kw)

@@ -65,11 +65,11 @@ def preserved(model: nn.Module):
         for m, t in modes: m.training = t
 
 # %% ../nbs/08_ttt.ipynb #t018
-def context_flows(model, context) -> torch.Tensor:
-    "`model.ttt_flows(context)`, checked to be backward flows `(B,Tc-1,2,H,W)` of the context transitions."
+def context_flows(model, context, **flow_kw) -> torch.Tensor:
+    "`model.ttt_flows(context, **flow_kw)` (`context_flow_bwd` for a model that `uses_context_flow`), checked to be backward flows `(B,Tc-1,2,H,W)` of the context transitions."
     if not torch.is_tensor(context) or context.ndim != 5 or context.shape[1] < 2 or context.shape[2] != 3:
         raise ValueError(f"{_name(model)}: context must be a (B,Tc>=2,3,H,W) tensor, got {tuple(getattr(context, 'shape', ()))}")
-    f = model.ttt_flows(context)
+    f = model.ttt_flows(context, **flow_kw)
     b, t, _, h, w = context.shape
     if not torch.is_tensor(f) or tuple(f.shape) != (b, t - 1, 2, h, w):
         raise ValueError(f"{_name(model)}.ttt_flows returned {tuple(getattr(f, 'shape', ())) if torch.is_tensor(f) else type(f).__name__}, "
@@ -85,8 +85,8 @@ def _check_hparams(steps, lr, optimizer):
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0: raise ValueError(f"ttt: lr must be a positive number, got {lr!r}")
     if optimizer not in OPTIMIZERS: raise ValueError(f"ttt: optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
 
-def ttt_adapt(model, context, *, steps: int, lr: float, optimizer: str = 'adam') -> list:
-    "Adapt `model.ttt_parameters()` in place: `steps` optimiser steps of the photometric loss on `context`; the losses before each step and after the last."
+def ttt_adapt(model, context, *, steps: int, lr: float, optimizer: str = 'adam', **flow_kw) -> list:
+    "Adapt `model.ttt_parameters()` in place: `steps` optimiser steps of the photometric loss on `context` (`flow_kw` go to its `ttt_flows`); the losses before each step and after the last."
     check_ttt(model); _check_hparams(steps, lr, optimizer)
     params = list(model.ttt_parameters())
     if not params: raise ValueError(f"{_name(model)}.ttt_parameters() is empty: nothing to adapt")
@@ -99,7 +99,7 @@ def ttt_adapt(model, context, *, steps: int, lr: float, optimizer: str = 'adam')
     try:
         with torch.enable_grad():
             for i in range(steps + 1):
-                loss = photometric_loss(context, context_flows(model, context))
+                loss = photometric_loss(context, context_flows(model, context, **flow_kw))
                 losses.append(float(loss.detach()))
                 if i == steps: break
                 opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
@@ -118,9 +118,10 @@ def ttt_rollout(model, context, n_future: int, *, steps: int, lr: float, optimiz
     outs, losses = [], []
     for i in range(len(context)):
         with preserved(model):
-            losses.append(ttt_adapt(model, context[i:i + 1], steps=steps, lr=lr, optimizer=optimizer))
-            model.eval()
             kw = {k: v[i:i + 1] if torch.is_tensor(v) and len(v) == len(context) else v for k, v in rollout_kw.items()}   # e.g. this video's context boxes
+            flow_kw = {'context_flow_bwd': kw['context_flow_bwd']} if getattr(model, 'uses_context_flow', False) and 'context_flow_bwd' in kw else {}
+            losses.append(ttt_adapt(model, context[i:i + 1], steps=steps, lr=lr, optimizer=optimizer, **flow_kw))
+            model.eval()
             with torch.no_grad(): outs.append(model.rollout(context[i:i + 1], n_future, **kw))
     out = {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
     out['ttt_loss'] = torch.tensor(losses)
@@ -133,6 +134,7 @@ class TTT:
         check_ttt(model); _check_hparams(steps, lr, optimizer)
         self.model, self.steps, self.lr, self.optimizer = model, steps, lr, optimizer
         self.uses_context_boxes = getattr(model, 'uses_context_boxes', False)   # evaluate() passes them on to the model's rollout
+        self.uses_context_flow = getattr(model, 'uses_context_flow', False)     # and the context flow (approach 5's motion input)
         self.__name__ = name or f"{_name(model)}+ttt"
         self.seconds, self.videos, self.losses = 0.0, 0, []
 
