@@ -116,7 +116,7 @@ def summary_table(results: dict, meta: dict | None = None) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/09_evaluation.ipynb #597c6091
-REAL_NOT_RUN = {'constant_velocity': 'n/a: needs the flow of the context frames, and real CLEVRER has no exact flow (it runs with a RAFT flow source)',
+REAL_NOT_RUN = {'constant_velocity': 'n/a: needs the flow of the context frames; real CLEVRER has no exact flow and no RAFT flow source was available (`real_flow`)',
                 'true_flow_warp': 'n/a: needs the true future flow, which a real video does not have'}
 REAL_NOTE = ('a small real sample, zero-shot: every model trained on mini-CLEVRER only; '
              'the clips of all its videos (train and validation alike: none was used for training)')
@@ -131,18 +131,20 @@ def real_clips(root, *, flow=None, **proto):
     ds.n_videos, ds.parts = sum(len(p.indices) for p in parts), parts
     return ds
 
-def real_summary(results: dict, *, n_videos: int = 0, root=None, not_run: dict | None = None, weights: str | None = None, reason: str | None = None) -> dict:
-    "`results.json['real_clevrer']`: n_videos, n_clips, models {name: psnr_mean, ssim_mean, lpips_mean, psnr per step}, baselines that cannot run and why."
+def real_summary(results: dict, *, n_videos: int = 0, root=None, not_run: dict | None = None, weights: str | None = None, reason: str | None = None,
+                 flow: str | None = None) -> dict:
+    "`results.json['real_clevrer']`: n_videos, n_clips, models {name: psnr_mean, ssim_mean, lpips_mean, psnr per step}, baselines that cannot run and why, the context flow's source."
     n_clips = max((r['n_clips'] for r in results.values()), default=0)
     models = {k: dict(psnr_mean=r['psnr_mean'], ssim_mean=r['ssim_mean'], lpips_mean=r.get('lpips_mean'), psnr=r['psnr']) for k, r in results.items()}
     return dict(n_videos=n_videos if results else 0, n_clips=n_clips, models=models, not_run=dict(not_run or {}), root=None if root is None else str(root),
-                note=REAL_NOTE if results else (reason or 'not evaluated'), weights=weights)
+                note=REAL_NOTE if results else (reason or 'not evaluated'), weights=weights, flow=flow if results else None)
 
 def real_table(real: dict) -> str:
     "Markdown: the zero-shot table on real CLEVRER frames, or a line saying why there is none."
     if not real.get('n_clips'): return f"**Real CLEVRER frames.** *No real-frame table: {real.get('note') or 'not evaluated'}.*"
     head = (f"**Real CLEVRER frames** ({real['note']}): {real['n_videos']} videos, {real['n_clips']} clips, same protocol"
-            + (f"; {real['weights']}" if real.get('weights') else '') + '. Too few clips for fine comparisons.')
+            + (f"; {real['weights']}" if real.get('weights') else '')
+            + (f"; the context flow (constant velocity, approach 5's motion input): {flow_note(real['flow'])}" if real.get('flow') else '') + '. Too few clips for fine comparisons.')
     n = max((len(m['psnr']) for m in real['models'].values() if m.get('psnr') is not None), default=max(STEPS_SHOWN))
     shown = '/'.join(f'+{s}' for s in STEPS_SHOWN if s <= n)
     lines = [head, '', f'| model | PSNR ↑ | PSNR at {shown} | SSIM ↑ | LPIPS ↓ |', '|---|---:|---:|---:|---:|']
