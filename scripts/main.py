@@ -63,7 +63,7 @@ STAGES = [
     # back): moving EPE of its context flows 0.904 -> 0.613 px, of the predicted step 1 0.758 -> 0.704, 31.35 -> 31.52 dB, all-pixel
     # EPE 0.0408 both (07's flow_error_sources; same data and settings otherwise)
     # The context's motion as the research plan has it (motion_from='flow'): the flow VAE's latents of the context flow the evaluation gives
-    # (the flow constant velocity gets), the encoder on the frames only where none is given (real CLEVRER): predicted step 1 0.704 -> 0.370 px,
+    # (the flow constant velocity gets; on real CLEVRER the eval stage's real_flow), the encoder on the frames where none is given: step 1 0.704 -> 0.370 px,
     # 31.52 -> 32.26 dB, all-pixel EPE 0.0408 -> 0.0290
     ('a5', '07_approach5.ipynb', dict(DEMO, max_steps=300, batch_size=8, flow_vae_steps=300, decode_frac=0.35, latent_loss='l2', flow_gate=True,
                                       render='composite', flow_balance=0.5, motion_from='flow', w_motion_epe=1.0, w_motion=0.0,
