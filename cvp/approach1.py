@@ -14,7 +14,7 @@ import open_clip
 from fastcore.basics import patch
 from .learner import CVPModel, register
 from .blocks import ConvLSTMCell, conv_block, ZeroConv2d, epe_loss
-from .objects import ObjectDynamics, object_terms
+from .objects import ObjectDynamics, object_terms, flow_in_boxes
 from .warp import backward_warp, snap_static
 
 # %% auto #0
@@ -146,12 +146,14 @@ class Approach1(CVPModel):
                  encoder_label: str = TINY_LABEL, vit_patch: int = 8, vit_width: int = 64, vit_layers: int = 2,
                  freeze_encoder: bool = False, feat_ch: int = 32, hid_ch: int = 32, dec_ch: int = 16, skip_ch: int = 8, fine_ch: int = 8,
                  res_scale: float = 0.1, flow_eps: float = 1.0, obj_width: int = 64, feedback: float = 1.0, detach_feedback: bool = False,
-                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, flow_snap: float = 0.1, loss_weights: dict | None = None):
+                 focal_alpha: float = 0.25, focal_gamma: float = 2.0, flow_snap: float = 0.1, flow_box_pad: float | None = 0.0,
+                 loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         if size % 4: raise ValueError(f"Approach1: size must be divisible by 4, got {size}")
         if n_context < 1: raise ValueError(f"Approach1: n_context must be >= 1, got {n_context}")
         if not 0 <= feedback <= 1: raise ValueError(f"Approach1: feedback is a probability, got {feedback}")
         if flow_snap < 0: raise ValueError(f"Approach1: flow_snap is a length in pixels (>= 0), got {flow_snap}")
+        if flow_box_pad is not None and flow_box_pad < 0: raise ValueError(f"Approach1: flow_box_pad is a margin in pixels (>= 0) or None, got {flow_box_pad}")
         self.size, self.n_context, self.encoder_label = (size, size), n_context, encoder_label
         self.feedback, self.detach_feedback, self.focal_alpha, self.focal_gamma = feedback, detach_feedback, focal_alpha, focal_gamma
         self.encoder = ClipGridEncoder(clip_model=clip_model, clip_pretrained=clip_pretrained, image_size=size,
@@ -161,6 +163,7 @@ class Approach1(CVPModel):
         self.lstm = ConvLSTMCell(feat_ch, hid_ch)
         self.decoder = FlowResidualDecoder(hid_ch=hid_ch, dec_ch=dec_ch, skip_ch=skip_ch, fine_ch=fine_ch, size=self.size)
         self.res_scale, self.flow_eps, self.flow_snap = res_scale, flow_eps, flow_snap   # flow_snap: rollouts only (cvp.warp.snap_static)
+        self.flow_box_pad = flow_box_pad                             # rollouts with boxes: the reported flow (cvp.objects.flow_in_boxes)
         self.flow_head = ZeroConv2d(self.decoder.out_ch, 2)          # backward flow t+1 -> t in frame pixels, exactly 0 at init
         self.res_head = ZeroConv2d(self.decoder.out_ch + 3, 3)       # residual from [features, warped frame], exactly 0 at init
         self.objects = ObjectDynamics(hid_ch, obj_width)             # boxes and collisions, each object queried at its box in h_t
@@ -230,7 +233,7 @@ def loss_terms(self: Approach1, batch: dict) -> dict:
 # %% ../nbs/03_approach1.ipynb #c042
 @patch
 def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
-    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow (shorter than `flow_snap` px: 0); with the context boxes also boxes and collision probabilities (scene and pairs)."
+    "Burn in on the real context frames, then predict `n_future` frames feeding each prediction back: frames, flow (shorter than `flow_snap` px: 0); with the context boxes also boxes and collision probabilities (scene and pairs), and the reported `flow` is the warp flow (`flow_warp`) inside the predicted boxes."
     if context.ndim != 5 or context.shape[2] != 3: raise ValueError(f"Approach1: context must be (B,Tc,3,H,W), got {tuple(context.shape)}")
     if n_future < 1: raise ValueError(f"Approach1: n_future must be >= 1, got {n_future}")
     Tc = context.shape[1]
@@ -241,6 +244,9 @@ def rollout(self: Approach1, context: torch.Tensor, n_future: int, *, context_bo
         if context_box_valid is None: raise ValueError("Approach1.rollout: context_boxes need context_box_valid")
         ob = self.objects(o['h'], context_boxes, context_box_valid, Tc)
         out.update(boxes=ob['boxes'][:, s], collision=torch.sigmoid(ob['collision_logit'][:, s]), collision_pairs=ob['pair_prob'][:, s])
+        if self.flow_box_pad is not None:                # the motion it reports: where the objects it tracks are
+            out['flow_warp'] = out['flow']
+            out['flow'] = flow_in_boxes(out['flow'], out['boxes'], context_box_valid[:, -1], self.flow_box_pad)
     return out
 
 # %% ../nbs/03_approach1.ipynb #c046

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .learner import register
 from .blocks import zero_head, conv_block, ZeroConv2d
-from .objects import ObjectDynamics, object_terms
+from .objects import ObjectDynamics, object_terms, flow_in_boxes
 from .warp import backward_warp, fb_occlusion, resize_flow, snap_static
 from .approach2 import LatentDynamics, check_clip, plot_rollout, make_temporal
 from .blocks import epe_loss
@@ -91,11 +91,13 @@ class Approach4(LatentDynamics):
     "Seed approach 4: frozen frame VAE + temporal model whose heads warp the latent (flow, trust mask, residual); object heads give boxes and collisions."
     def __init__(self, *, mask_bias: float = 8.0, obj_width: int = 64, occ_target: str = 'fb', render: str = 'latent',
                  up: bool = False, gate: bool = False, decode_frac: float = 1.0, motion_input: bool = False, flow_balance: float = 0.0,
-                 flow_snap: float = 0.15, **kw):
+                 flow_snap: float = 0.15, flow_box_pad: float | None = 0.0, **kw):
         super().__init__(**kw)
         if not 0 <= flow_balance < 1: raise ValueError(f"approach4: flow_balance must be in [0, 1), got {flow_balance}")
         if flow_snap < 0: raise ValueError(f"approach4: flow_snap is a length in pixels (>= 0), got {flow_snap}")
+        if flow_box_pad is not None and flow_box_pad < 0: raise ValueError(f"approach4: flow_box_pad is a margin in pixels (>= 0) or None, got {flow_box_pad}")
         self.motion_input, self.flow_balance, self.flow_snap = motion_input, flow_balance, flow_snap   # flow_snap: rollouts only
+        self.flow_box_pad = flow_box_pad          # rollouts with boxes: the reported flow (cvp.objects.flow_in_boxes)
         if motion_input:                                                       # the temporal model reads [z_t, z_t - z_{t-1}]
             tk = {k: kw.get(k, v) for k, v in _TEMPORAL_DEFAULTS.items()}
             self.temporal = make_temporal(tk.pop('temporal'), 2 * self.latent_shape[0], **tk)
@@ -138,7 +140,7 @@ class Approach4(LatentDynamics):
 # %% ../nbs/06_approach4.ipynb #c025
 @patch
 def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
-    "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask; with the context boxes also `boxes` and `collision`. Frame flows shorter than `flow_snap` px are 0."
+    "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask; with the context boxes also `boxes` and `collision`. Frame flows shorter than `flow_snap` px are 0; with boxes the reported `flow` is the warp flow (`flow_warp`) inside the predicted boxes."
     out = LatentDynamics.rollout(self, context, n_future)
     out['flow'] = snap_static(out['flow'], self.flow_snap)   # the static floor copied, not resampled (cvp.warp.snap_static)
     hidden = out.pop('hidden')                          # h of the steps from the last context frame on
@@ -147,13 +149,17 @@ def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_bo
         tc = context.shape[1]
         ob = self.objects(hidden, context_boxes, context_box_valid, tc, first=tc - 1)
         out.update(boxes=ob['boxes'], collision=torch.sigmoid(ob['collision_logit']), collision_pairs=ob['pair_prob'])
-    if self.render == 'latent': return out
-    x, frames = context[:, -1], []
-    for k in range(n_future):
-        vis = 1 - out['occlusion'][:, k]
-        x = backward_warp(x, out['flow'][:, k]) * vis + out['frames'][:, k] * (1 - vis)
-        frames.append(x)
-    return {**out, 'frames': torch.stack(frames, 1).clamp(0, 1), 'frames_latent': out['frames']}
+    if self.render == 'composite':
+        x, frames = context[:, -1], []
+        for k in range(n_future):
+            vis = 1 - out['occlusion'][:, k]
+            x = backward_warp(x, out['flow'][:, k]) * vis + out['frames'][:, k] * (1 - vis)
+            frames.append(x)
+        out = {**out, 'frames': torch.stack(frames, 1).clamp(0, 1), 'frames_latent': out['frames']}
+    if context_boxes is not None and self.flow_box_pad is not None:      # the motion it reports: where the objects it tracks are
+        out['flow_warp'] = out['flow']
+        out['flow'] = flow_in_boxes(out['flow'], out['boxes'], context_box_valid[:, -1], self.flow_box_pad)
+    return out
 
 # %% ../nbs/06_approach4.ipynb #c029
 @patch

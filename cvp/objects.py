@@ -12,7 +12,8 @@ from .blocks import focal_loss
 from .metrics import box_iou
 
 # %% auto #0
-__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'pair_window_labels', 'object_terms']
+__all__ = ['box_centers', 'box_gap', 'sample_at', 'ObjectDynamics', 'masked_box_l1', 'pair_window_labels', 'object_terms',
+           'box_mask', 'flow_in_boxes']
 
 # %% ../nbs/01f_objects.ipynb #c945cb9f
 def box_centers(b: torch.Tensor) -> torch.Tensor:
@@ -133,3 +134,23 @@ def object_terms(out: dict, boxes: torch.Tensor, valid: torch.Tensor, collision:
         pl = out['pair_logit']
         terms['pair'] = focal_loss(pl[keep], y[:, :S].to(pl)[keep], alpha=focal_alpha, gamma=focal_gamma) if keep.any() else pl.sum() * 0
     return terms
+
+# %% ../nbs/01f_objects.ipynb #4cc93755
+def box_mask(boxes: torch.Tensor, present: torch.Tensor, size, pad: float = 0.0) -> torch.Tensor:
+    "Pixels `(B,S,1,H,W)` (bool) whose centres lie in a present object's box grown by `pad` frame pixels: `boxes (B,S,N,4)` xyxy in frame fractions, `present (B,N)`, `size` (H, W)."
+    H, W = size
+    if boxes.ndim != 4 or boxes.shape[-1] != 4 or tuple(present.shape) != (boxes.shape[0], boxes.shape[2]):
+        raise ValueError(f"box_mask: boxes must be (B,S,N,4) with present (B,N), got {tuple(boxes.shape)} and {tuple(present.shape)}")
+    xc = (torch.arange(W, device=boxes.device, dtype=boxes.dtype) + 0.5) / W
+    yc = (torch.arange(H, device=boxes.device, dtype=boxes.dtype) + 0.5) / H
+    b = torch.nan_to_num(boxes)
+    inx = (xc >= b[..., 0:1] - pad / W) & (xc <= b[..., 2:3] + pad / W)       # (B,S,N,W)
+    iny = (yc >= b[..., 1:2] - pad / H) & (yc <= b[..., 3:4] + pad / H)       # (B,S,N,H)
+    inside = iny[..., :, None] & inx[..., None, :] & present.bool()[:, None, :, None, None]
+    return inside.any(2, keepdim=False)[:, :, None]
+
+def flow_in_boxes(flow: torch.Tensor, boxes: torch.Tensor, present: torch.Tensor, pad: float = 0.0) -> torch.Tensor:
+    "The flow `(B,S,2,H,W)` inside the present objects' boxes (`box_mask`), 0 elsewhere."
+    if flow.ndim != 5 or flow.shape[2] != 2 or flow.shape[:2] != boxes.shape[:2]:
+        raise ValueError(f"flow_in_boxes: flow must be (B,S,2,H,W) with the boxes' B, S {tuple(boxes.shape[:2])}, got {tuple(flow.shape)}")
+    return flow * box_mask(boxes, present, flow.shape[-2:], pad).to(flow.dtype)
