@@ -103,12 +103,14 @@ def _stamps():
     return out
 
 
-def job_env():
-    "The environment the notebooks' kernels inherit (unless already set): no plot windows, OpenMP threads that wait by sleeping."
+def job_env(side_by_side: bool = False):
+    "The environment the notebooks' kernels inherit (unless already set): no plot windows; with `side_by_side` (jobs sharing the cores), OpenMP threads that wait by sleeping."
     os.environ.setdefault('MPLBACKEND', 'Agg')
-    # spinning waits: beside another job on 2 cores, RAFT training (2 threads) took 11-14 s per step spinning and 1.5 s
-    # passive (this machine; idle it takes about 0.6 s)
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    # OpenMP's wait policy changes no result, only time. Beside another job on 2 cores spinning waits are ruinous: RAFT training
+    # (2 threads) took 11-14 s per step spinning and 1.5 s passive. Alone, sleeping waits cost a fifth: approach 1's training step
+    # 0.37 s (default policy) against 0.45-0.50 s (PASSIVE), RAFT's 25 steps 19.4-20.0 s against 22.0-26.1 s (this machine,
+    # interleaved runs). The main job runs its stages one at a time; the study runs side by side.
+    if side_by_side: os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 
 def run_stage(name, nb, params, stamp, force=False):

@@ -120,7 +120,7 @@ def main(argv=None):
         for s in stages: print(f'seeds {a.seeds}: {MODELS[s]}')
         for k, (s, ch, what) in abl.items(): print(f'ablation {k}: {what}')
         return
-    job_env()
+    job_env(side_by_side=True)       # studies may share the cores (the README's timing: two side by side)
     rj = FIG / 'results.json'
     if not rj.is_file(): sys.exit('[study] figures/results.json is missing: run `make main` first')
     def record(key, name, entry):
