@@ -20,7 +20,7 @@ from .approach3 import convex_upsample
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['visible_target', 'LatentFlowHead', 'WarpHeads', 'Approach4']
+__all__ = ['visible_target', 'LatentFlowHead', 'WarpHeads', 'Approach4', 'composite_frames']
 
 # %% ../nbs/06_approach4.ipynb #c011
 def visible_target(flow_bwd: torch.Tensor, flow_fwd: torch.Tensor, size) -> torch.Tensor:
@@ -138,6 +138,15 @@ class Approach4(LatentDynamics):
         return {'flow': self.frame_flow(out), 'occlusion': occ.unflatten(0, (b, t)), 'hidden': out['h']}
 
 # %% ../nbs/06_approach4.ipynb #c025
+def composite_frames(last: torch.Tensor, flow: torch.Tensor, occlusion: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+    "Composite rendering `(B,n,3,H,W)`: from the `last` frame `(B,3,H,W)`, each step warps the previous frame by its `flow` where `1 - occlusion` trusts it and takes the `decoded` frame elsewhere."
+    x, frames = last, []
+    for k in range(flow.shape[1]):
+        vis = 1 - occlusion[:, k]
+        x = backward_warp(x, flow[:, k]) * vis + decoded[:, k] * (1 - vis)
+        frames.append(x)
+    return torch.stack(frames, 1).clamp(0, 1)
+
 @patch
 def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_boxes=None, context_box_valid=None, **kw) -> dict:
     "The base rollout (decoded latents); with `render='composite'` frames are the last frame warped and composited by the mask; with the context boxes also `boxes` and `collision`. Frame flows shorter than `flow_snap` px are 0; with boxes the reported `flow` is the warp flow (`flow_warp`) inside the predicted boxes."
@@ -150,12 +159,7 @@ def rollout(self: Approach4, context: torch.Tensor, n_future: int, *, context_bo
         ob = self.objects(hidden, context_boxes, context_box_valid, tc, first=tc - 1)
         out.update(boxes=ob['boxes'], collision=torch.sigmoid(ob['collision_logit']), collision_pairs=ob['pair_prob'])
     if self.render == 'composite':
-        x, frames = context[:, -1], []
-        for k in range(n_future):
-            vis = 1 - out['occlusion'][:, k]
-            x = backward_warp(x, out['flow'][:, k]) * vis + out['frames'][:, k] * (1 - vis)
-            frames.append(x)
-        out = {**out, 'frames': torch.stack(frames, 1).clamp(0, 1), 'frames_latent': out['frames']}
+        out = {**out, 'frames': composite_frames(context[:, -1], out['flow'], out['occlusion'], out['frames']), 'frames_latent': out['frames']}
     if context_boxes is not None and self.flow_box_pad is not None:      # the motion it reports: where the objects it tracks are
         out['flow_warp'] = out['flow']
         out['flow'] = flow_in_boxes(out['flow'], out['boxes'], context_box_valid[:, -1], self.flow_box_pad)

@@ -24,15 +24,9 @@ class RenderBoxed:
     uses_context_boxes = True
     def __init__(self, model): self.model, self.__name__ = model, f'{model.registry_name} (frames from the boxed flow)'
     def __call__(self, context, n_future, **kw):
-        import torch
-        from cvp.warp import backward_warp
+        from cvp.approach4 import composite_frames
         out = self.model.rollout(context, n_future, **kw)
-        x, frames = context[:, -1], []
-        for k in range(n_future):
-            vis = 1 - out['occlusion'][:, k]
-            x = backward_warp(x, out['flow'][:, k]) * vis + out['frames_latent'][:, k] * (1 - vis)
-            frames.append(x)
-        return {**out, 'frames': torch.stack(frames, 1).clamp(0, 1)}
+        return {**out, 'frames': composite_frames(context[:, -1], out['flow'], out['occlusion'], out['frames_latent'])}
 
 
 def main(argv=None):
