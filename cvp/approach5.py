@@ -180,7 +180,7 @@ def rollout_extras(self: Approach5, out: dict, first: int) -> dict:
 @patch
 def rollout(self: Approach5, context: torch.Tensor, n_future: int, *, context_flow_bwd: torch.Tensor | None = None) -> dict:
     "The base rollout (frames decoded from the appearance latents); with `render='composite'` the last context frame warped step by step, refilled where `occlusion`. With `motion_from='flow'`, the context's motion is `context_flow_bwd`'s when given."
-    z = self.encode(context, context_flow_bwd) if self.uses_context_flow and context_flow_bwd is not None else None
+    z = self.encode(context, context_flow_bwd if self.uses_context_flow else None)   # no flow given: the motion encoder
     out = LatentDynamics.rollout(self, context, n_future, z=z)
     if self.render == 'latent': return out
     x, frames = context[:, -1], []
@@ -250,7 +250,7 @@ def ttt_flows(self: Approach5, context: torch.Tensor, context_flow_bwd: torch.Te
     "Backward flows `(B,Tc-1,2,H,W)` decoded from the motion latents predicted from `h_t` for the context transitions (the context's motion as `rollout` takes it)."
     check_clip(context, 'context')
     if context.shape[1] < 2: raise ValueError(f"ttt_flows needs at least 2 context frames, got {context.shape[1]}")
-    z = self.encode(context, context_flow_bwd) if self.uses_context_flow and context_flow_bwd is not None else self.encode(context)
+    z = self.encode(context, context_flow_bwd if self.uses_context_flow else None)   # no flow given: the motion encoder
     out = self.unroll(z, context.shape[1] - 1)
     return self.motion_flow(self.split(out['z'])[1])
 

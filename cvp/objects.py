@@ -147,7 +147,7 @@ def box_mask(boxes: torch.Tensor, present: torch.Tensor, size, pad: float = 0.0)
     inx = (xc >= b[..., 0:1] - pad / W) & (xc <= b[..., 2:3] + pad / W)       # (B,S,N,W)
     iny = (yc >= b[..., 1:2] - pad / H) & (yc <= b[..., 3:4] + pad / H)       # (B,S,N,H)
     inside = iny[..., :, None] & inx[..., None, :] & present.bool()[:, None, :, None, None]
-    return inside.any(2, keepdim=False)[:, :, None]
+    return inside.any(2, keepdim=True)
 
 def flow_in_boxes(flow: torch.Tensor, boxes: torch.Tensor, present: torch.Tensor, pad: float = 0.0) -> torch.Tensor:
     "The flow `(B,S,2,H,W)` inside the present objects' boxes (`box_mask`), 0 elsewhere."
