@@ -58,10 +58,10 @@ def pair_features(x, n_context: int, n_future: int) -> dict:
     N = L.shape[1]; iu = torch.triu_indices(N, N, 1)
     here = (L != 0).any(-1)                                              # padded slots hold zeros
     r = L[..., 2].amax(0); rs = r[:, None] + r[None]                     # a resting object's centre height: half its size
-    cv = L.clone(); step = L[n_context - 1] - L[n_context - 2]
-    cv[n_context:] = L[n_context - 1] + torch.arange(1, len(L) - n_context + 1).view(-1, 1, 1) * step
+    ahead = torch.arange(1, len(L) - n_context + 2).view(-1, 1, 1)         # frames n_context..T, one past the clip's end
+    cv = torch.cat([L[:n_context], L[n_context - 1] + ahead * (L[n_context - 1] - L[n_context - 2])])
     pad = lambda a: torch.cat([a, a[-1:]])
-    L, cv, b = pad(L), pad(torch.cat([cv, (L[n_context - 1] + (len(L) - n_context + 1) * step)[None]])[:len(L)]), pad(b)
+    L, b = pad(L), pad(b)
     d3 = lambda P, t: torch.cdist(P[t, :, :2], P[t, :, :2]) - rs
     out = {k: [] for k in ('3D', '2D', '3Dcv', 'ok3D', 'ok2D', 'ok3Dcv')}
     for k in range(n_future):
