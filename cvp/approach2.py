@@ -99,13 +99,15 @@ class LatentDynamics(CVPModel):
                  vae_kwargs: dict | None = None, vae: nn.Module | None = None, temporal: str = 'convlstm',
                  hidden: int = 64, layers: int = 1, kernel: int = 3, heads: int = 4, window: int = 8,
                  head_width: int | None = None, residual: bool = True, latent_loss: str = 'l1',
-                 decoded_loss: bool = False, feedback: float = 1.0, loss_weights: dict | None = None):
+                 decoded_loss: bool = False, feedback: float = 1.0, render: str = 'delta', loss_weights: dict | None = None):
         super().__init__(loss_weights=loss_weights)
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         if n_context < 1: raise ValueError(f"n_context must be >= 1, got {n_context}")
         if latent_loss not in ('l1', 'l2'): raise ValueError(f"latent_loss must be 'l1' or 'l2', got {latent_loss!r}")
         if not 0 <= feedback <= 1: raise ValueError(f"feedback is a probability, got {feedback}")
+        if render not in ('delta', 'latent'): raise ValueError(f"render must be 'delta' or 'latent', got {render!r}")
         self.n_context, self.latent_kind, self.decoded_loss, self.feedback = n_context, latent_loss, decoded_loss, feedback
+        self.render = render                       # how `rollout` makes frames (approaches 4 and 5 set their own)
         self.vae = vae if vae is not None else pretrained_vae('frame', preset=vae_preset, size=self.size, path=vae_path,
                                                               **(vae_kwargs or {}))
         self.vae.requires_grad_(False).eval()
@@ -168,13 +170,16 @@ def unroll(self: LatentDynamics, z: torch.Tensor, n_steps: int, *, feedback_from
 # %% ../nbs/04_approach2.ipynb #c029
 @patch
 def rollout(self: LatentDynamics, context: torch.Tensor, n_future: int, *, z: torch.Tensor | None = None) -> dict:
-    "Burn in on the context latents (`self.encode(context)`, or `z` when a subclass encoded them itself), feed predictions back for `n_future` steps, decode: `frames (B,n_future,3,H,W)` + extras."
+    "Burn in on the context latents (`self.encode(context)`, or `z` when a subclass encoded them itself), feed predictions back for `n_future` steps, decode: `frames (B,n_future,3,H,W)` + extras. With `render='delta'` a frame is the last context frame plus the decoded change since it."
     check_clip(context, 'context')
     if tuple(context.shape[-2:]) != self.size: raise ValueError(f"context frames must be {self.size}, got {tuple(context.shape[-2:])}")
     if n_future < 1: raise ValueError(f"n_future must be >= 1, got {n_future}")
     tc = context.shape[1]
-    out = self.unroll(self.encode(context) if z is None else z, tc - 1 + n_future, feedback_from=tc)
-    return {'frames': self.decode(out['z'][:, tc - 1:]).clamp(0, 1), **self.rollout_extras(out, tc - 1)}
+    z = self.encode(context) if z is None else z
+    out = self.unroll(z, tc - 1 + n_future, feedback_from=tc)
+    frames = self.decode(out['z'][:, tc - 1:])
+    if self.render == 'delta': frames = context[:, -1:] + frames - self.decode(z[:, tc - 1:tc])   # the VAE's error cancels where nothing changes
+    return {'frames': frames.clamp(0, 1), **self.rollout_extras(out, tc - 1)}
 
 # %% ../nbs/04_approach2.ipynb #c033
 @patch

@@ -62,6 +62,7 @@ def model_notes(name: str, model=None, *, flow_source: str | None = None, weight
         if base == 'true_flow_warp' and flow_source: parts.append(f'flow: {flow_note(flow_source)}')
         if base == 'constant_velocity' and flow_source: parts.append(f'flow of the last context pair: {flow_note(flow_source)}')
         if getattr(model, 'uses_context_flow', False) and flow_source: parts.append(f'context motion from the context flow ({flow_note(flow_source)}), as constant velocity; without one, inferred from the frames')
+        if getattr(model, 'render', None) == 'delta': parts.append("frames: the last context frame + the decoded change (render='delta')")
         if getattr(model, 'gate_threshold', 0): parts.append(f'flow reported where its gate says P(moves) > {model.gate_threshold:g}')
         pad = getattr(model, 'flow_box_pad', None)
         if pad is not None: parts.append('flow reported inside its predicted boxes' + (f' grown by {pad:g} px' if pad else '') + ' (its frames: the warp flow)')
