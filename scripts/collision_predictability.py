@@ -10,8 +10,8 @@ model), in three ways:
 2. Learned oracles: a small classifier per pair of objects, fitted and scored by 5-fold cross-validation over the
    split's clips (a clip's transitions stay in one fold), reading the pair's distances over frames t-1..t+2 from
    (a) the true 3D positions, (b) the true 2D boxes, (c) the 3D positions of the last context frame carried forward
-   at constant velocity; a transition scores as its best pair. This is what a perfect state estimator could learn
-   from these inputs with this many positives.
+   at constant velocity; a transition scores as its best pair: what a model that predicted these quantities perfectly
+   could learn from them, with this many positives.
 3. The evaluation's *event* question (`collision_event_ap`): for each pair of objects seen in the last context frame,
    will these two collide during the rollout? Scored by how close the pair's boxes come over the rollout: extrapolated
    at constant velocity (the `constant_velocity` baseline's score, `pair_proximity`) or the true future boxes. Given a
